@@ -1,0 +1,187 @@
+"""The Borderless web app: widget, agent console, demo store page, websockets and the REST API.
+
+``create_app(settings)`` builds everything from settings: it brings the database schema to head (Alembic),
+creates first-run accounts, and wires the realtime relay and the answer engine. See docs/deploy.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot import __version__
+from bot.auth.routes import router as auth_router
+from bot.auth.service import LoginThrottle, bootstrap
+from bot.conversations.engine import Engine, EngineProvider
+from bot.conversations.routes import router as conversations_router
+from bot.conversations.runtime import ChatRuntime
+from bot.conversations.texts import normalize_lang, ui_bundle
+from bot.conversations.ws import router as ws_router
+from bot.db import migrate
+from bot.db.session import Database
+from bot.handoff.routes import router as queue_router
+from bot.realtime.pubsub import create_pubsub
+from bot.settings import REPO_ROOT, Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+WIDGET_DIR = REPO_ROOT / "widget"
+STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
+MAX_BODY_BYTES = 5 * 1024 * 1024
+#: Routers of domains added later; included when the module exists.
+OPTIONAL_ROUTERS: tuple[str, ...] = ("bot.editor.routes",)
+PAGES = {"/console": "console.html", "/demo": "demo.html"}
+
+
+class LimitsMiddleware:
+    """Refuse request bodies above ``MAX_BODY_BYTES`` (413) and add conservative security headers."""
+
+    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            response = JSONResponse({"detail": "request body too large"}, status_code=413)
+            await response(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                names = {k.lower() for k, _ in headers}
+                for name, value in ((b"x-content-type-options", b"nosniff"),
+                                    (b"referrer-policy", b"strict-origin-when-cross-origin")):
+                    if name not in names:
+                        headers.append((name, value))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _page(name: str) -> FileResponse:
+    path = STATIC_DIR / name
+    if not path.is_file():
+        raise HTTPException(404, detail=f"{name} is not installed")
+    return FileResponse(path, media_type="text/html")
+
+
+def _page_endpoint(name: str) -> Any:
+    def endpoint() -> FileResponse:
+        return _page(name)
+
+    endpoint.__name__ = f"page_{name.split('.')[0]}"
+    return endpoint
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    migrate_db: bool = True,
+    preload_engine: bool = True,
+) -> FastAPI:
+    """Build the app. ``engine``: an answer engine to use (tests); otherwise built from ``settings.engine_factory``
+    in the background at startup (``preload_engine``) or on the first message."""
+    settings = settings or get_settings()
+    db = Database.from_settings(settings)
+    if migrate_db:
+        migrate.upgrade(db.engine)
+        with db.session() as session:
+            bootstrap(session, settings)
+    bus = create_pubsub(settings.pubsub_url)
+    provider = EngineProvider(settings, engine)
+    runtime = ChatRuntime(settings, db, bus, provider)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        preload: asyncio.Task[Any] | None = None
+        if preload_engine and engine is None:
+            preload = asyncio.create_task(provider.get())
+            preload.add_done_callback(lambda t: t.cancelled() or t.exception())  # logged by the provider
+        try:
+            yield
+        finally:
+            if preload is not None and not preload.done():
+                preload.cancel()
+            await runtime.drain()
+            await bus.close()
+            db.dispose()
+
+    app = FastAPI(
+        title="Borderless",
+        version=__version__,
+        summary="Multilingual support chat: shopper widget, agent console, handoff queue.",
+        description="Websocket protocol and REST API: see docs/protocol.md.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.bus = bus
+    app.state.engine = provider
+    app.state.chat = runtime
+    app.state.login_throttle = LoginThrottle()
+    app.add_middleware(LimitsMiddleware)
+
+    app.include_router(auth_router)
+    app.include_router(queue_router)
+    app.include_router(conversations_router)
+    app.include_router(ws_router)
+    for name in OPTIONAL_ROUTERS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                continue
+            raise
+        app.include_router(module.router)
+
+    @app.get("/healthz", tags=["meta"])
+    async def healthz() -> dict[str, Any]:
+        """Liveness: the database answers; ``engine`` is ready, loading, idle or failed."""
+
+        def ping() -> None:
+            with db.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+
+        try:
+            await run_in_threadpool(ping)
+            database = "ok"
+        except Exception as exc:  # report, don't crash the probe
+            log.warning("healthz: database check failed: %s", exc)
+            database = "error"
+        return {"status": "ok" if database == "ok" else "degraded", "version": __version__,
+                "database": database, "engine": provider.status}
+
+    @app.get("/api/i18n/{lang}", tags=["meta"])
+    def ui_strings(lang: str) -> dict[str, str]:
+        """The widget's strings in ``lang`` (English where a string is missing)."""
+        return ui_bundle(normalize_lang(lang, settings.default_locale))
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return _page("index.html" if (STATIC_DIR / "index.html").is_file() else "demo.html")
+
+    for route, filename in PAGES.items():
+        app.add_api_route(route, _page_endpoint(filename), include_in_schema=False, methods=["GET"])
+
+    app.mount("/widget", StaticFiles(directory=WIDGET_DIR, check_dir=False), name="widget")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+    return app

@@ -1,0 +1,66 @@
+"""FastAPI dependencies: who is calling, and may they.
+
+Usage::
+
+    from bot.auth.deps import require_role
+    @router.get("/api/things")
+    def things(user: Principal = Depends(require_role("editor", "admin"))): ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from bot.auth.service import Principal, user_for_token
+from bot.db.session import Database
+
+_bearer = HTTPBearer(auto_error=False, description="The token from POST /api/auth/login.")
+
+
+def principal_for_token(db: Database, token: str | None) -> Principal | None:
+    """The principal a bearer token belongs to (REST and the agent websocket); None if unknown or expired."""
+    if not token:
+        return None
+    with db.session() as session:
+        user = user_for_token(session, token)
+        return Principal.of(user) if user is not None else None
+
+
+def lookup_principal(request: Request, token: str | None) -> Principal | None:
+    """:func:`principal_for_token` with the app's database."""
+    return principal_for_token(request.app.state.db, token)
+
+
+def current_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The logged-in user; 401 for anonymous callers and unknown or expired tokens."""
+    token = credentials.credentials if credentials and credentials.scheme.lower() == "bearer" else None
+    principal = lookup_principal(request, token)
+    if principal is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, detail="not logged in", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return principal
+
+
+def require_role(*roles: str) -> Callable[..., Principal]:
+    """A dependency that lets only users holding one of ``roles`` through (403 otherwise)."""
+    allowed = frozenset(roles)
+
+    def dependency(user: Annotated[Principal, Depends(current_user)]) -> Principal:
+        if user.role not in allowed:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"needs role {' or '.join(sorted(allowed))}")
+        return user
+
+    dependency.__name__ = f"require_role_{'_'.join(sorted(allowed))}"
+    return dependency
+
+
+AgentUser = Annotated[Principal, Depends(require_role("agent", "admin"))]
+AdminUser = Annotated[Principal, Depends(require_role("admin"))]

@@ -1,0 +1,34 @@
+"""Request and response bodies of the auth API."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class LoginResponse(BaseModel):
+    token: str
+    role: str
+    name: str
+    username: str
+    languages: list[str]
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    name: str
+    role: str
+    languages: list[str]
+
+
+class CreateUserRequest(BaseModel):
+    username: str = Field(min_length=2, max_length=64)
+    password: str = Field(min_length=8, max_length=256)
+    role: str = Field("agent", pattern="^(agent|admin|editor)$")
+    languages: list[str] = Field(default_factory=list, max_length=20)
+    name: str | None = Field(None, max_length=120)

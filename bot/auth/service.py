@@ -1,0 +1,262 @@
+"""Accounts: argon2 password hashing, login tokens, first-run bootstrap, the server's secret key."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.auth.models import ROLES, AuthToken, User
+from bot.db.types import utcnow
+from bot.nlu.base import SUPPORTED_LOCALES
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
+MIN_PASSWORD_CHARS = 8
+
+
+class AuthError(ValueError):
+    """Bad input when creating or changing an account."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The logged-in user as request handlers see it (a plain value, safe across threads and sessions)."""
+
+    id: int
+    username: str
+    name: str
+    role: str
+    languages: tuple[str, ...]
+
+    @classmethod
+    def of(cls, user: User) -> Principal:
+        return cls(user.id, user.username, user.name, user.role, tuple(user.language_list))
+
+    def speaks(self, lang: str | None) -> bool:
+        return not self.languages or (lang or "") in self.languages
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "username": self.username,
+            "name": self.name,
+            "role": self.role,
+            "languages": list(self.languages),
+        }
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password``."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Whether ``password`` matches ``password_hash`` (never raises)."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def token_digest(token: str) -> str:
+    """What we store for a bearer token: its SHA-256 (the token itself has 256 random bits)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def parse_languages(value: str | list[str] | tuple[str, ...] | None) -> str:
+    """Normalise ``"es, en"`` or ``["es","en"]`` to ``"es,en"``; unknown codes are refused."""
+    if value is None:
+        return ""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    codes: list[str] = []
+    for item in items:
+        code = item.strip().lower()
+        if not code:
+            continue
+        if code not in SUPPORTED_LOCALES:
+            raise AuthError(f"unknown language {code!r}; known: {', '.join(SUPPORTED_LOCALES)}")
+        if code not in codes:
+            codes.append(code)
+    return ",".join(codes)
+
+
+def create_user(
+    session: Session,
+    username: str,
+    password: str,
+    role: str = "agent",
+    languages: str | list[str] | None = None,
+    name: str | None = None,
+) -> User:
+    """Add an account; raises :class:`AuthError` on bad input or a taken username."""
+    if not USERNAME_PATTERN.match(username or ""):
+        raise AuthError("username: 2-64 letters, digits or . _ @ -")
+    if role not in ROLES:
+        raise AuthError(f"role must be one of {', '.join(ROLES)}")
+    if len(password or "") < MIN_PASSWORD_CHARS:
+        raise AuthError(f"password: at least {MIN_PASSWORD_CHARS} characters")
+    user = User(
+        username=username,
+        name=(name or username).strip()[:120] or username,
+        password_hash=hash_password(password),
+        role=role,
+        languages=parse_languages(languages),
+    )
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise AuthError(f"username {username!r} is taken") from None
+    log.info("created %s account %s", role, username)
+    return user
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with these credentials, or None (constant work whether or not the user exists)."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active:
+        verify_password(_DUMMY_HASH, password)
+        return None
+    if not verify_password(user.password_hash, password):
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def issue_token(session: Session, user: User, ttl_hours: int) -> str:
+    """A new bearer token for ``user``; only its digest is stored."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(AuthToken(token_hash=token_digest(token), user_id=user.id, created_at=now,
+                          expires_at=now + timedelta(hours=ttl_hours)))
+    session.execute(delete(AuthToken).where(AuthToken.user_id == user.id, AuthToken.expires_at < now))
+    user.last_seen_at = now
+    return token
+
+
+def user_for_token(session: Session, token: str | None, touch_after: float = 20.0) -> User | None:
+    """The active user a bearer token belongs to, or None; refreshes the user's presence now and then."""
+    if not token or len(token) > 200:
+        return None
+    now = utcnow()
+    row = session.execute(
+        select(User, AuthToken.expires_at)
+        .join(AuthToken, AuthToken.user_id == User.id)
+        .where(AuthToken.token_hash == token_digest(token))
+    ).first()
+    if row is None:
+        return None
+    user, expires_at = row
+    if expires_at <= now or not user.active:
+        return None
+    if user.last_seen_at is None or (now - user.last_seen_at).total_seconds() > touch_after:
+        user.last_seen_at = now
+    return user
+
+
+def revoke_token(session: Session, token: str) -> None:
+    """Log a token out."""
+    session.execute(delete(AuthToken).where(AuthToken.token_hash == token_digest(token)))
+
+
+def touch(session: Session, user_id: int) -> None:
+    """Mark a user as present now (the agent console's socket calls this periodically)."""
+    session.execute(update(User).where(User.id == user_id).values(last_seen_at=utcnow()))
+
+
+DEMO_ACCOUNTS: tuple[tuple[str, str, str, str], ...] = (
+    # username, display name, role, languages
+    ("ana", "Ana", "agent", "es,en,pt"),
+    ("li", "Li", "agent", "zh,en,ja,ko"),
+    ("sam", "Sam", "agent", ""),
+    ("editor", "Eddie", "editor", ""),
+)
+DEMO_PASSWORD = "borderless-demo"
+
+
+def bootstrap(session: Session, settings: Settings) -> list[str]:
+    """First run: the admin from ``BORDERLESS_ADMIN_PASSWORD``; demo accounts when ``demo`` is set.
+
+    Only acts while the users table is empty. Returns the usernames created.
+    """
+    if session.scalar(select(func.count()).select_from(User)):
+        return []
+    created: list[str] = []
+    admin_password = settings.admin_password or (DEMO_PASSWORD if settings.demo else None)
+    if admin_password:
+        create_user(session, settings.admin_username, admin_password, role="admin", name="Admin")
+        created.append(settings.admin_username)
+    if settings.demo:
+        for username, name, role, languages in DEMO_ACCOUNTS:
+            if username != settings.admin_username:
+                create_user(session, username, DEMO_PASSWORD, role=role, languages=languages, name=name)
+                created.append(username)
+        log.warning("demo mode: created accounts %s with password %r; do not use in production",
+                    ", ".join(created), DEMO_PASSWORD)
+    elif created:
+        log.info("created the first admin account %r", settings.admin_username)
+    else:
+        log.warning("no accounts yet: set BORDERLESS_ADMIN_PASSWORD or run `borderless create-user`")
+    return created
+
+
+def resolve_secret_key(settings: Settings) -> bytes:
+    """``BORDERLESS_SECRET_KEY``, else a random key created once in ``data_dir/secret_key`` (mode 0600)."""
+    if settings.secret_key:
+        return settings.secret_key.encode("utf-8")
+    path = Path(settings.data_dir) / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(secrets.token_hex(32).encode("ascii"))
+    log.info("generated a secret key in %s", path)
+    return path.read_bytes().strip()
+
+
+class LoginThrottle:
+    """Refuse logins for a (username, address) pair after too many failures in a window (in-process)."""
+
+    def __init__(self, max_failures: int = 10, window_seconds: float = 300.0) -> None:
+        self.max_failures = max_failures
+        self.window = window_seconds
+        self._failures: dict[tuple[str, str], list[float]] = {}
+        self._lock = threading.Lock()
+
+    def blocked(self, username: str, address: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            times = [t for t in self._failures.get((username, address), []) if now - t < self.window]
+            self._failures[(username, address)] = times
+            return len(times) >= self.max_failures
+
+    def failed(self, username: str, address: str) -> None:
+        with self._lock:
+            if len(self._failures) > 10_000:
+                self._failures.clear()
+            self._failures.setdefault((username, address), []).append(time.monotonic())
+
+    def succeeded(self, username: str, address: str) -> None:
+        with self._lock:
+            self._failures.pop((username, address), None)

@@ -1,0 +1,102 @@
+"""The answer engine as the chat server uses it: built once (lazily, off the event loop), called in threads."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import time
+from typing import Any, Protocol
+
+from starlette.concurrency import run_in_threadpool
+
+from bot.i18n import t
+from bot.nlu.base import ConversationContext, Decision
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Engine(Protocol):
+    """What the chat needs from ``bot.nlu.pipeline.AnswerEngine``."""
+
+    def respond(self, text: str, context: ConversationContext) -> Decision: ...
+
+
+def load_factory(spec: str) -> Any:
+    """``"package.module:function"`` -> the function."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"engine_factory must look like 'module:function', not {spec!r}")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def fallback_decision(lang: str, reason: str = "engine_error") -> Decision:
+    """What the chat does when the engine cannot answer: hand the shopper to a human."""
+    try:
+        reply = t("handoff_low_confidence", lang, "bot")
+    except (KeyError, FileNotFoundError):
+        reply = "Let me connect you with a member of our support team."
+    return Decision(lang=lang, intent="unknown", action="handoff", faq_id=None, confidence=0.0, reason=reason,
+                    reply=reply)
+
+
+class EngineProvider:
+    """Builds the engine on first use (or at startup) and bounds how many ``respond`` calls run at once."""
+
+    RETRY_AFTER_SECONDS = 60.0
+
+    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self._engine = engine
+        self._lock = asyncio.Lock()
+        self._slots = asyncio.Semaphore(max(1, settings.engine_concurrency))
+        self._failed_at: float | None = None
+        self.error: str | None = None
+
+    @property
+    def status(self) -> str:
+        if self._engine is not None:
+            return "ready"
+        if self.error:
+            return "failed"
+        return "loading" if self._lock.locked() else "idle"
+
+    def _build(self) -> Engine:
+        started = time.perf_counter()
+        engine = load_factory(self.settings.engine_factory)(self.settings)
+        log.info("answer engine ready in %.1fs (%s)", time.perf_counter() - started, self.settings.engine_factory)
+        return engine
+
+    async def get(self) -> Engine:
+        """The engine, building it once; raises if building failed (retried after a minute)."""
+        if self._engine is not None:
+            return self._engine
+        async with self._lock:
+            if self._engine is None:
+                if self._failed_at is not None and time.monotonic() - self._failed_at < self.RETRY_AFTER_SECONDS:
+                    raise RuntimeError(f"answer engine unavailable: {self.error}")
+                try:
+                    self._engine = await run_in_threadpool(self._build)
+                    self.error, self._failed_at = None, None
+                except Exception as exc:
+                    self.error, self._failed_at = f"{type(exc).__name__}: {exc}", time.monotonic()
+                    log.exception("cannot build the answer engine")
+                    raise
+        return self._engine
+
+    async def respond(self, text: str, context: ConversationContext) -> Decision:
+        """One decision, computed in a worker thread (CPU-bound)."""
+        engine = await self.get()
+        async with self._slots:
+            return await run_in_threadpool(engine.respond, text, context)
+
+    def topic_for(self, decision: Decision) -> str | None:
+        """The knowledge base topic the shopper was asking about, else the intent."""
+        kb = getattr(self._engine, "kb", None)
+        faq_id = decision.faq_id or next((c.get("faq_id") for c in decision.candidates if c.get("faq_id")), None)
+        if kb is not None and faq_id:
+            entry = kb.get(faq_id) if hasattr(kb, "get") else None
+            if entry is not None:
+                return str(getattr(entry, "topic", None) or faq_id)
+        return decision.intent or None

@@ -1,0 +1,70 @@
+"""``/api/conversations``: history with the bot's decisions, agent replies, internal notes (agents, admins)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from bot.auth.deps import AgentUser
+from bot.conversations.errors import ChatError
+from bot.conversations.runtime import ChatRuntime
+from bot.conversations.schemas import ConversationDetail, ConversationSummary, MessageOut, NoteOut, TextBody
+
+router = APIRouter(prefix="/api/conversations", tags=["conversations"])
+
+ConversationId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+def runtime_of(request: Request) -> ChatRuntime:
+    return request.app.state.chat
+
+
+def http_error(exc: ChatError) -> HTTPException:
+    return HTTPException(exc.status, detail={"code": exc.code, "detail": exc.detail})
+
+
+@router.get("", response_model=list[ConversationSummary])
+async def list_conversations(
+    request: Request,
+    user: AgentUser,
+    scope: Annotated[Literal["mine", "all"], Query()] = "mine",
+    state: Annotated[Literal["bot", "queued", "agent", "closed"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[dict]:
+    """The conversations you hold (``scope=mine``), or the latest of every one (``scope=all``)."""
+    return await run_in_threadpool(runtime_of(request).chat.list_for, user, state, scope == "mine", limit)
+
+
+@router.get("/{conversation_id}", response_model=ConversationDetail)
+async def get_conversation(conversation_id: ConversationId, request: Request, _user: AgentUser) -> dict:
+    """Full history: messages with intent, confidence, reason and faq_id of each bot decision; notes; handoffs."""
+    try:
+        return await run_in_threadpool(runtime_of(request).chat.detail, conversation_id)
+    except ChatError as exc:
+        raise http_error(exc) from None
+
+
+@router.post("/{conversation_id}/messages", response_model=MessageOut, status_code=201)
+async def post_message(conversation_id: ConversationId, body: TextBody, request: Request, user: AgentUser) -> dict:
+    """Reply to the shopper (you must hold the conversation; 409 otherwise). Relayed live once stored."""
+    runtime = runtime_of(request)
+    try:
+        stored = await run_in_threadpool(runtime.chat.agent_reply, conversation_id, user, body.text, body.client_id)
+    except ChatError as exc:
+        raise http_error(exc) from None
+    await runtime.publish(stored.outbox)
+    return stored.message
+
+
+@router.post("/{conversation_id}/notes", response_model=NoteOut, status_code=201)
+async def post_note(conversation_id: ConversationId, body: TextBody, request: Request, user: AgentUser) -> dict:
+    """An internal note; the shopper never sees it."""
+    runtime = runtime_of(request)
+    try:
+        note, outbox = await run_in_threadpool(runtime.chat.add_note, conversation_id, user, body.text)
+    except ChatError as exc:
+        raise http_error(exc) from None
+    await runtime.publish(outbox)
+    return note

@@ -1,0 +1,102 @@
+"""The chat server's moving parts in one object (``app.state.chat``): services, relay, engine, bot turns."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from bot.auth.service import resolve_secret_key
+from bot.conversations.engine import EngineProvider, fallback_decision
+from bot.conversations.errors import NotFound
+from bot.conversations.events import Outbox, conversation_channel
+from bot.conversations.service import ChatService
+from bot.db.session import Database
+from bot.handoff.service import HandoffService
+from bot.nlu.base import Decision
+from bot.realtime.pubsub import PubSub
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ChatRuntime:
+    """Owns the services, the relay and the bot's background turns for one app."""
+
+    def __init__(self, settings: Settings, db: Database, bus: PubSub, engine: EngineProvider) -> None:
+        self.settings = settings
+        self.db = db
+        self.bus = bus
+        self.engine = engine
+        self.handoff = HandoffService(db, settings)
+        self.chat = ChatService(db, settings, resolve_secret_key(settings), self.handoff)
+        self._locks: dict[str, list[Any]] = {}  # id -> [lock, users]
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def publish(self, outbox: Outbox) -> None:
+        """Relay frames of a committed transaction."""
+        for channel, envelope in outbox.items:
+            try:
+                await self.bus.publish(channel, envelope)
+            except Exception:  # the data is stored; subscribers catch up on resume
+                log.exception("publish to %s failed", channel)
+
+    async def publish_frame(self, conversation_id: str, frame: dict[str, Any], origin: str | None = None) -> None:
+        """Relay a transient frame (typing) to a conversation's shopper sockets."""
+        await self.bus.publish(conversation_channel(conversation_id), {"frame": frame, "origin": origin,
+                                                                       "agents": None})
+
+    # ------------------------------------------------------------------ bot turns
+    def schedule_bot(self, conversation_id: str, message_id: str, text: str) -> asyncio.Task[None]:
+        """Answer a stored shopper message in the background; turns of one conversation run in order.
+
+        The task outlives the socket that asked for it: the reply is stored and seen on resume.
+        """
+        task = asyncio.create_task(self._bot_turn(conversation_id, message_id, text), name=f"bot:{conversation_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _bot_turn(self, conversation_id: str, message_id: str, text: str) -> None:
+        entry = self._locks.get(conversation_id)
+        if entry is None:
+            entry = self._locks[conversation_id] = [asyncio.Lock(), 0]
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                await self._answer(conversation_id, message_id, text)
+        except Exception:
+            log.exception("bot turn for conversation %s failed", conversation_id)
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                self._locks.pop(conversation_id, None)
+
+    async def _answer(self, conversation_id: str, message_id: str, text: str) -> None:
+        try:
+            state, context = await run_in_threadpool(self.chat.bot_context, conversation_id)
+        except NotFound:
+            return
+        if state != "bot":
+            return
+        await self.publish_frame(conversation_id, {"type": "typing", "role": "bot"})
+        try:
+            decision: Decision = await self.engine.respond(text, context)
+        except Exception:
+            log.exception("answer engine failed for conversation %s", conversation_id)
+            decision = fallback_decision(context.lang or context.locale_hint or self.settings.default_locale)
+        topic = self.engine.topic_for(decision)
+        outbox = await run_in_threadpool(self.chat.record_decision, conversation_id, message_id, decision, topic)
+        await self.publish(outbox)
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Let running bot turns finish (server shutdown), then cancel what is left."""
+        tasks = list(self._tasks)
+        if not tasks:
+            return
+        done, pending = await asyncio.wait(tasks, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        log.info("shutdown: %d bot turns finished, %d cancelled", len(done), len(pending))

@@ -1,0 +1,100 @@
+"""Engine and session factory built from settings: SQLite under ``data_dir`` by default, any SQLAlchemy URL otherwise.
+
+SQLite runs in WAL mode with ``synchronous=FULL`` (a commit survives a process kill and a power cut) and every
+transaction starts with ``BEGIN IMMEDIATE`` so concurrent writers queue on the busy timeout instead of failing
+on a read-to-write lock upgrade. PostgreSQL runs at READ COMMITTED; the services rely only on single-statement
+conditional updates and unique constraints, which behave the same on both.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def database_url(settings: Settings) -> str:
+    """The configured URL, or the SQLite file ``data_dir/borderless.db``."""
+    if settings.database_url:
+        url = settings.database_url
+        if url.startswith(("postgresql://", "postgres://")):
+            # psycopg 3 is the driver we ship; plain postgresql:// would pick psycopg2.
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        return url
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(settings.data_dir / 'borderless.db').resolve()}"
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine with the connection setup both backends need."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    return create_engine(url, **kwargs)
+
+
+class Database:
+    """One engine plus its session factory; the app keeps one on ``app.state.db``."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        return cls(database_url(settings))
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session whose transaction commits on success and rolls back on error."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def get_db(request: Request) -> Database:
+    """FastAPI dependency: the app's :class:`Database`."""
+    return request.app.state.db
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """FastAPI dependency: a session in a transaction, committed when the endpoint returns without error."""
+    db: Database = request.app.state.db
+    with db.session() as session:
+        yield session

@@ -1,0 +1,255 @@
+"""The handoff queue: entering it, claiming (atomically), releasing, resolving, handing back to the bot.
+
+Every operation runs in one transaction and returns an :class:`~bot.conversations.events.Outbox` of frames
+the caller publishes after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.orm import Session
+
+from bot.auth.models import User
+from bot.auth.service import Principal
+from bot.conversations.errors import Conflict, NotFound
+from bot.conversations.events import Outbox, public_message
+from bot.conversations.models import Conversation, Message
+from bot.conversations.store import append_message, lock_conversation
+from bot.conversations.texts import ui_text
+from bot.db.session import Database
+from bot.db.types import iso, utcnow
+from bot.handoff.hours import SupportHours
+from bot.handoff.models import Handoff
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Availability of humans when a conversation is queued.
+ONLINE, NO_AGENT, OUTSIDE_HOURS = "online", "no_agent", "outside_hours"
+AVAILABILITY_CODES = {NO_AGENT: "no_agent_online", OUTSIDE_HOURS: "outside_hours"}
+
+
+@dataclass
+class QueueItem:
+    """One conversation waiting for an agent."""
+
+    id: str
+    lang: str
+    reason: str
+    topic: str | None
+    waiting_seconds: int
+    queued_at: str | None
+    availability: str
+    has_email: bool
+    last_message: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def open_handoff(session: Session, conversation_id: str) -> Handoff | None:
+    """The conversation's current (not ended) handoff."""
+    return session.scalar(
+        select(Handoff)
+        .where(Handoff.conversation_id == conversation_id, Handoff.ended_at.is_(None))
+        .order_by(Handoff.id.desc())
+        .limit(1)
+    )
+
+
+def state_frame(conv: Conversation, agent_name: str | None = None, reason: str | None = None) -> dict[str, Any]:
+    """The shopper's ``state`` frame."""
+    return {"type": "state", "state": conv.state, "agent_name": agent_name, "reason": reason}
+
+
+class HandoffService:
+    """Queue operations over one database."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self.hours = SupportHours.parse(settings.support_hours, settings.support_timezone)
+
+    # ------------------------------------------------------------------ entering the queue
+    def availability(self, session: Session, lang: str, now: datetime | None = None) -> str:
+        """online, no_agent (nobody online speaks ``lang``) or outside_hours."""
+        now = now or utcnow()
+        if not self.hours.is_open(now):
+            return OUTSIDE_HOURS
+        cutoff = now - timedelta(seconds=self.settings.agent_presence_seconds)
+        online = session.scalars(
+            select(User).where(User.role.in_(("agent", "admin")), User.active.is_(True), User.last_seen_at >= cutoff)
+        ).all()
+        return ONLINE if any(u.speaks(lang) for u in online) else NO_AGENT
+
+    def enqueue(self, session: Session, conv: Conversation, reason: str, topic: str | None, outbox: Outbox) -> None:
+        """Put a locked conversation in the queue; tell the shopper if nobody can answer now."""
+        now = utcnow()
+        conv.state = "queued"
+        conv.agent_id = None
+        conv.updated_at = now
+        availability = self.availability(session, conv.lang, now)
+        session.add(Handoff(conversation_id=conv.id, lang=conv.lang, reason=(reason or "handoff")[:200],
+                            topic=(topic or None) and topic[:80], availability=availability, requested_at=now))
+        code = AVAILABILITY_CODES.get(availability)
+        if code:
+            for key in (code, "leave_email_prompt") if not conv.contact_email else (code,):
+                msg = append_message(session, conv, "system", ui_text(key, conv.lang), code=key)
+                session.flush()
+                outbox.to_shopper(conv.id, {"type": "message", "message": public_message(msg)})
+        outbox.to_shopper(conv.id, state_frame(conv, reason=code))
+        outbox.queue_changed()
+        log.info("conversation %s queued (%s, %s, agents %s)", conv.id, conv.lang, reason, availability)
+
+    # ------------------------------------------------------------------ the queue
+    def queue(self, user: Principal, limit: int = 200) -> list[QueueItem]:
+        """Queued conversations in the languages ``user`` speaks, longest waiting first."""
+        last_text = (
+            select(Message.text)
+            .where(Message.conversation_id == Conversation.id, Message.role == "shopper")
+            .order_by(Message.seq.desc())
+            .limit(1)
+            .correlate(Conversation)
+            .scalar_subquery()
+        )
+        query = (
+            select(Conversation, Handoff, last_text)
+            .join(Handoff, and_(Handoff.conversation_id == Conversation.id, Handoff.ended_at.is_(None)))
+            .where(Conversation.state == "queued")
+            .order_by(Handoff.requested_at, Conversation.id)
+            .limit(limit)
+        )
+        if user.languages:
+            query = query.where(Conversation.lang.in_(user.languages))
+        now = utcnow()
+        with self.db.session() as session:
+            rows = session.execute(query).all()
+        return [
+            QueueItem(
+                id=conv.id,
+                lang=conv.lang,
+                reason=handoff.reason,
+                topic=handoff.topic,
+                waiting_seconds=max(0, int((now - handoff.requested_at).total_seconds())),
+                queued_at=iso(handoff.requested_at),
+                availability=handoff.availability,
+                has_email=bool(conv.contact_email),
+                last_message=(text or "")[:200] or None,
+            )
+            for conv, handoff, text in rows
+        ]
+
+    # ------------------------------------------------------------------ agent actions
+    def claim(self, conversation_id: str, user: Principal) -> tuple[bool, Outbox]:
+        """Take a queued conversation. Exactly one of several agents racing wins; the others get Conflict.
+
+        Returns ``(newly_claimed, outbox)``; claiming one you already hold is a no-op.
+        """
+        outbox = Outbox()
+        now = utcnow()
+        with self.db.session() as session:
+            # One conditional UPDATE: atomic on SQLite and PostgreSQL alike (the WHERE is re-checked under the
+            # row lock, so a second claimer sees state='agent' and updates nothing).
+            result = session.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation_id, Conversation.state == "queued")
+                .values(state="agent", agent_id=user.id, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:
+                conv = session.get(Conversation, conversation_id)
+                if conv is None:
+                    raise NotFound("not_found", "no such conversation")
+                if conv.state == "agent" and conv.agent_id == user.id:
+                    return False, outbox
+                if conv.state == "agent":
+                    raise Conflict("taken", "another agent holds this conversation")
+                raise Conflict("not_queued", f"the conversation is {conv.state}, not queued")
+            conv = lock_conversation(session, conversation_id)
+            handoff = open_handoff(session, conv.id)
+            if handoff is not None:
+                handoff.claimed_at = now
+                handoff.agent_id = user.id
+            msg = append_message(session, conv, "system", ui_text("agent_joined", conv.lang, name=user.name),
+                                 code="agent_joined", author_id=user.id, author_name=user.name)
+            session.flush()
+            outbox.to_shopper(conv.id, {"type": "message", "message": public_message(msg)})
+            outbox.to_shopper(conv.id, state_frame(conv, agent_name=user.name))
+            outbox.to_agents({"type": "state", "conversation_id": conv.id, "state": "agent", "agent_id": user.id,
+                              "agent_name": user.name}, agent_ids=[user.id])
+            outbox.queue_changed()
+        log.info("agent %s claimed conversation %s", user.username, conversation_id)
+        return True, outbox
+
+    def _held(self, session: Session, conversation_id: str, user: Principal) -> Conversation:
+        conv = lock_conversation(session, conversation_id)
+        if conv.state != "agent":
+            raise Conflict("not_held", f"the conversation is {conv.state}; claim it first")
+        if conv.agent_id != user.id and user.role != "admin":
+            raise Conflict("taken", "another agent holds this conversation")
+        return conv
+
+    def _end(self, session: Session, conv: Conversation, outcome: str) -> list[int]:
+        handoff = open_handoff(session, conv.id)
+        if handoff is not None:
+            handoff.ended_at = utcnow()
+            handoff.outcome = outcome
+        return [conv.agent_id] if conv.agent_id is not None else []
+
+    def release(self, conversation_id: str, user: Principal) -> Outbox:
+        """Put a held conversation back in the queue (the agent has to leave)."""
+        outbox = Outbox()
+        with self.db.session() as session:
+            conv = self._held(session, conversation_id, user)
+            holders = [conv.agent_id] if conv.agent_id is not None else []
+            handoff = open_handoff(session, conv.id)
+            conv.state, conv.agent_id, conv.updated_at = "queued", None, utcnow()
+            if handoff is not None:
+                handoff.claimed_at, handoff.agent_id = None, None
+            msg = append_message(session, conv, "system", ui_text("agent_left", conv.lang), code="agent_left")
+            session.flush()
+            outbox.to_shopper(conv.id, {"type": "message", "message": public_message(msg)})
+            outbox.to_shopper(conv.id, state_frame(conv))
+            outbox.to_agents({"type": "state", "conversation_id": conv.id, "state": "queued", "agent_id": None,
+                              "agent_name": None}, agent_ids=holders)
+            outbox.queue_changed()
+        return outbox
+
+    def resolve(self, conversation_id: str, user: Principal) -> Outbox:
+        """Close a held conversation; the shopper is asked for a rating."""
+        outbox = Outbox()
+        with self.db.session() as session:
+            conv = self._held(session, conversation_id, user)
+            holders = self._end(session, conv, "resolved")
+            conv.state, conv.updated_at = "closed", utcnow()
+            for key in ("conversation_resolved", "rating_prompt"):
+                msg = append_message(session, conv, "system", ui_text(key, conv.lang), code=key)
+                session.flush()
+                outbox.to_shopper(conv.id, {"type": "message", "message": public_message(msg)})
+            outbox.to_shopper(conv.id, state_frame(conv))
+            outbox.to_agents({"type": "state", "conversation_id": conv.id, "state": "closed", "agent_id": None,
+                              "agent_name": None}, agent_ids=holders)
+        log.info("agent %s resolved conversation %s", user.username, conversation_id)
+        return outbox
+
+    def handback(self, conversation_id: str, user: Principal) -> Outbox:
+        """Give a held conversation back to the bot; its unresolved streak starts afresh."""
+        outbox = Outbox()
+        with self.db.session() as session:
+            conv = self._held(session, conversation_id, user)
+            holders = self._end(session, conv, "handback")
+            conv.state, conv.agent_id, conv.updated_at = "bot", None, utcnow()
+            msg = append_message(session, conv, "system", ui_text("back_to_bot", conv.lang), code="back_to_bot")
+            conv.bot_context_seq = conv.last_seq
+            session.flush()
+            outbox.to_shopper(conv.id, {"type": "message", "message": public_message(msg)})
+            outbox.to_shopper(conv.id, state_frame(conv))
+            outbox.to_agents({"type": "state", "conversation_id": conv.id, "state": "bot", "agent_id": None,
+                              "agent_name": None}, agent_ids=holders)
+        log.info("agent %s handed conversation %s back to the bot", user.username, conversation_id)
+        return outbox

