@@ -33,9 +33,9 @@ class Settings(BaseSettings):
     default_locale: str = Field("en", description="The store's default language.")
 
     # Decision policy thresholds (chosen on bench/data/dev.jsonl; see docs/decision-policy.md)
-    answer_threshold: float = 0.5
-    clarify_threshold: float = 0.2
-    intent_threshold: float = 0.5
+    answer_threshold: float = 0.3
+    clarify_threshold: float = 0.15
+    intent_threshold: float = 0.4
     max_unresolved_turns: int = 2
     fusion_weight: float = Field(0.5, description="Weight of the classifier vs the vector index in entry ranking.")
     fusion_temperature: float = Field(0.02, description="Softmax temperature over the index's cosine scores.")
@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(2000, description="Longer shopper messages are rejected with a clear error.")
 
     # Live chat server (bot.app, bot.serve)
+    sqlite_synchronous: str = Field(
+        "FULL", pattern="^(FULL|NORMAL)$",
+        description="SQLite fsync policy: FULL survives power loss; NORMAL (about 2x faster writes) survives "
+        "process crashes but may lose the last commits on power loss.",
+    )
     secret_key: str | None = Field(
         None, description="Keys token hashes; when unset one is generated once and kept in data_dir/secret_key."
     )
@@ -62,7 +67,9 @@ class Settings(BaseSettings):
     admin_password: str | None = Field(None, description="When set and no user exists, create the admin account.")
     demo: bool = Field(False, description="Create demo accounts (admin/ana/li/editor) on first run. Never in prod.")
     engine_factory: str = Field(
-        "bot.nlu.pipeline:build_engine", description="'module:function' building the answer engine from settings."
+        "bot.editor.live:build_engine",
+        description="'module:function' building the answer engine from settings; the default answers from the "
+        "database's published entries (seeded from kb_path on the first start) and follows the editor's changes.",
     )
     engine_concurrency: int = Field(2, description="Answer engine calls running at once (threads).")
     ws_max_frame_bytes: int = Field(16_384, description="Larger websocket frames get a too_large error frame.")

@@ -30,10 +30,15 @@ if str(REPO) not in sys.path:  # plain `pytest` without an installed package or 
 
 import httpx  # noqa: E402
 import uvicorn  # noqa: E402
+from argon2 import PasswordHasher  # noqa: E402
 from websockets.sync.client import ClientConnection, connect  # noqa: E402
 
+from bot.auth.service import set_password_hasher  # noqa: E402
 from bot.nlu.base import ConversationContext, Decision, Suggestion, Turn  # noqa: E402
 from bot.settings import Settings  # noqa: E402
+
+# Production argon2 parameters cost ~0.4 s a hash on a small machine; tests hash dozens of passwords.
+set_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 # ---------------------------------------------------------------------------------------------- engine
@@ -74,6 +79,21 @@ class FakeEngine:
         return decision
 
 
+_real_engine: Any = None
+
+
+def real_engine() -> Any:
+    """The real ``AnswerEngine`` from the default settings, built and warmed once per test process."""
+    global _real_engine
+    if _real_engine is None:
+        from bot.nlu.pipeline import build_engine
+
+        engine = build_engine(Settings(_env_file=None))
+        engine.respond("hello", ConversationContext())  # load lazily initialised models once
+        _real_engine = engine
+    return _real_engine
+
+
 def build_fake_engine(settings: Settings) -> FakeEngine:
     """``BORDERLESS_ENGINE_FACTORY=chat_support:build_fake_engine`` for server subprocesses."""
     return FakeEngine()
@@ -105,7 +125,7 @@ class LiveServer:
     def __init__(self, app: Any, ws_max_size: int = 1_048_576) -> None:
         self.app = app
         self.port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", ws="websockets",
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", ws="websockets-sansio",
                                 ws_max_size=ws_max_size, lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -140,8 +160,9 @@ class Shopper:
                  conversation_id: str | None = None, token: str | None = None, last_seq: int = 0,
                  origin: str | None = None) -> None:
         headers = {"Origin": origin} if origin else None
-        self.conn: ClientConnection = connect(f"{base_ws}/ws/shopper", additional_headers=headers,
-                                              open_timeout=10, max_size=4 * 1024 * 1024)
+        self._cm = connect(f"{base_ws}/ws/shopper", additional_headers=headers, open_timeout=10,
+                           max_size=4 * 1024 * 1024)
+        self.conn: ClientConnection = self._cm.__enter__()
         self.conn.send(json.dumps({"type": "hello", "store_key": store_key, "conversation_id": conversation_id,
                                    "token": token, "locale": locale, "last_seq": last_seq}))
         self.welcome = self.recv()
@@ -153,8 +174,8 @@ class Shopper:
     def recv(self, timeout: float = 10.0) -> dict[str, Any]:
         return json.loads(self.conn.recv(timeout=timeout))
 
-    def send(self, frame: dict[str, Any] | str) -> None:
-        self.conn.send(frame if isinstance(frame, str) else json.dumps(frame))
+    def send(self, frame: dict[str, Any] | str | bytes) -> None:
+        self.conn.send(frame if isinstance(frame, str | bytes) else json.dumps(frame))
 
     def say(self, text: str, client_id: str | None = None, **extra: Any) -> str:
         client_id = client_id or uuid.uuid4().hex
@@ -277,3 +298,128 @@ def postgres() -> Iterator[PostgresCluster | None]:
         yield cluster
     finally:
         cluster.stop()
+
+
+_cluster: PostgresCluster | None = None
+_cluster_error: str | None = None
+
+
+def shared_postgres() -> PostgresCluster | None:
+    """One cluster for the whole test session (started on first use, stopped at exit); None without binaries."""
+    global _cluster, _cluster_error
+    if _cluster is not None or _cluster_error is not None:
+        return _cluster
+    bin_dir = pg_bin_dir()
+    if bin_dir is None:
+        _cluster_error = "no PostgreSQL binaries"
+        return None
+    cluster = PostgresCluster(bin_dir)
+    try:
+        cluster.start()
+    except Exception:
+        cluster.stop()
+        raise
+    import atexit
+
+    atexit.register(cluster.stop)
+    _cluster = cluster
+    return cluster
+
+
+def database_url_for(backend: str, data_dir: Path) -> str | None:
+    """``None`` (SQLite under data_dir) or a fresh PostgreSQL database; skips when PG binaries are missing."""
+    if backend == "sqlite":
+        return None
+    import pytest
+
+    cluster = shared_postgres()
+    if cluster is None:
+        pytest.skip("no PostgreSQL binaries (apt-get install -y postgresql)")
+    return cluster.create_database("t_" + uuid.uuid4().hex[:12])
+
+
+# ---------------------------------------------------------------------------------------------- app + users
+def make_app(data_dir: Path, engine: Any = None, **overrides: Any) -> Any:
+    """``create_app`` on a fresh data dir with the fake engine (unless one is given)."""
+    from bot.app import create_app
+
+    return create_app(make_settings(data_dir, **overrides), engine=engine or FakeEngine(), preload_engine=False)
+
+
+def add_user(app: Any, username: str, role: str = "agent", languages: str = "", name: str | None = None,
+             password: str = "correct-horse") -> None:
+    from bot.auth.service import create_user
+
+    with app.state.db.session() as session:
+        create_user(session, username, password, role=role, languages=languages, name=name)
+
+
+PASSWORD = "correct-horse"
+
+
+def queued_conversation(app: Any, lang: str = "en", text: str = "I need a human", topic: str = "orders") -> str:
+    """A conversation the bot handed off (straight through the services, no socket)."""
+    chat = app.state.chat.chat
+    opened = chat.open("demo", None, None, lang)
+    stored = chat.add_shopper_message(opened.conversation_id, "c-" + uuid.uuid4().hex[:8], text)
+    decision = Decision(lang=lang, intent="human_request", action="handoff", faq_id=None, confidence=0.9,
+                        reason="human_request", reply="connecting you")
+    chat.record_decision(opened.conversation_id, stored.message_id, decision, topic)
+    return opened.conversation_id
+
+
+def claim_race(base_http: str, tokens: list[str], conversation_ids: list[str]) -> dict[str, list[tuple[int, int]]]:
+    """Every agent claims every conversation at once (own thread and HTTP client each, shuffled order).
+
+    Returns conversation id -> [(agent index, status code)].
+    """
+    import random
+
+    results: dict[str, list[tuple[int, int]]] = {cid: [] for cid in conversation_ids}
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(tokens))
+    errors: list[BaseException] = []
+
+    def worker(index: int, token: str) -> None:
+        order = list(conversation_ids)
+        random.Random(index).shuffle(order)
+        try:
+            with httpx.Client(base_url=base_http, headers=auth(token), timeout=60) as client:
+                barrier.wait(timeout=30)
+                for cid in order:
+                    r = client.post(f"/api/conversations/{cid}/claim")
+                    with lock:
+                        results[cid].append((index, r.status_code))
+        except BaseException as exc:  # surfaced by the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i, t)) for i, t in enumerate(tokens)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=120)
+    if errors:
+        raise errors[0]
+    return results
+
+
+def check_single_owners(app: Any, results: dict[str, list[tuple[int, int]]], n_agents: int) -> None:
+    """Each conversation: exactly one 200, the rest 409, one owner in the database, one 'agent joined'."""
+    from sqlalchemy import func, select
+
+    from bot.conversations.models import Conversation, Message
+    from bot.handoff.models import Handoff
+
+    for cid, outcomes in results.items():
+        statuses = sorted(status for _, status in outcomes)
+        assert len(outcomes) == n_agents, cid
+        assert statuses == [200] + [409] * (n_agents - 1), (cid, statuses)
+    with app.state.db.session() as session:
+        for cid in results:
+            conv = session.get(Conversation, cid)
+            assert conv.state == "agent" and conv.agent_id is not None
+            joined = session.scalar(select(func.count()).select_from(Message).where(
+                Message.conversation_id == cid, Message.code == "agent_joined"))
+            assert joined == 1, cid
+            handoff = session.scalar(select(Handoff).where(Handoff.conversation_id == cid))
+            assert handoff.agent_id == conv.agent_id and handoff.claimed_at is not None

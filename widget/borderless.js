@@ -87,7 +87,7 @@ textarea:focus,input:focus{outline:none;border-color:var(--accent);box-shadow:0 
  background:#fff;border-radius:18px;box-shadow:0 24px 60px rgba(15,23,42,.25),0 0 0 1px rgba(15,23,42,.06);display:flex;flex-direction:column;overflow:hidden;z-index:2147483000;color:#0f172a;font-size:14.5px;line-height:1.45}
 .panel[hidden]{display:none}
 .head{background:var(--accent);background-image:linear-gradient(135deg,rgba(255,255,255,.14),rgba(0,0,0,.12));color:#fff;padding:16px 16px 14px;display:flex;align-items:center;gap:12px}
-.avatar{width:38px;height:38px;border-radius:50%;background:rgba(255,255,255,.2);display:grid;place-items:center;font-weight:700;flex:none}
+.avatar{width:38px;height:38px;border-radius:50%;background:rgba(255,255,255,.2);display:grid;place-items:center;font-weight:700;font-size:16px;flex:none}
 .avatar svg{width:20px;height:20px;fill:none;stroke:#fff;stroke-width:2}
 .htext{flex:1;min-width:0} .title{font-weight:650;font-size:16px;margin:0}
 .sub{font-size:12.5px;opacity:.9;display:flex;align-items:center;gap:6px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
@@ -130,11 +130,11 @@ textarea{flex:1;resize:none;border:1px solid #d5dae5;border-radius:12px;padding:
 .send:disabled{opacity:.4;cursor:default} .send svg{width:19px;height:19px;fill:#fff} [dir=rtl] .send svg{transform:scaleX(-1)}
 .foot{font-size:10.5px;color:#94a3b8;text-align:center;padding:0 0 8px;background:#fff}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
-@media (max-width:480px){.panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100%;max-height:100%;border-radius:0}}
+@media (max-width:480px){.panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100%;max-height:100%;border-radius:0}.root.open .launcher{display:none}}
 @media (prefers-reduced-motion:reduce){*{animation:none!important;transition:none!important}}`;
   root.appendChild(style);
 
-  const wrap = el("div", "", { part: "root" });
+  const wrap = el("div", "root", { part: "root" });
   wrap.style.setProperty("--accent", ACCENT);
   wrap.style.setProperty("--ring", ACCENT + "40");
   const launcher = el("button", "launcher", { type: "button", "aria-expanded": "false", "aria-controls": "bl-panel" });
@@ -210,6 +210,8 @@ textarea{flex:1;resize:none;border:1px solid #d5dae5;border-radius:12px;padding:
   function renderStatus() {
     const online = ready;
     dot.className = "dot" + (online || attempt === 0 ? "" : " off");
+    if (convState === "agent" && agentName) { avatar.textContent = agentName.trim().charAt(0).toUpperCase(); }
+    else if (!avatar.querySelector("svg")) { avatar.replaceChildren(svg(ICON_CHAT)); }
     subText.textContent = !online && attempt > 0 ? ui.reconnecting :
       convState === "agent" ? (agentName || ui.agent) : convState === "queued" ? ui.waiting_agent : ui.subtitle;
     banner.textContent = ui.reconnecting;
@@ -217,7 +219,7 @@ textarea{flex:1;resize:none;border:1px solid #d5dae5;border-radius:12px;padding:
   }
 
   // ---- messages ------------------------------------------------------------------------------
-  const byId = new Map(), pending = new Map();
+  const byId = new Map(), pending = new Map(), shownClients = new Set();
   const timeFmt = () => { try { return new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit" }); } catch (e) { return null; } };
 
   function buildRow(m) {
@@ -251,12 +253,18 @@ textarea{flex:1;resize:none;border:1px solid #d5dae5;border-radius:12px;padding:
     }
     log.appendChild(row);
   }
+  function dropPending(clientId) {
+    const row = clientId && pending.get(clientId);
+    if (row) { row.remove(); pending.delete(clientId); }
+  }
   function addMessage(m, isLive) {
-    if (!m || !m.id || byId.has(m.id)) return false;
+    if (!m || !m.id) return false;
+    dropPending(m.client_id);
+    if (byId.has(m.id)) return false;
+    if (m.client_id) shownClients.add(m.client_id);
     if (session && typeof m.seq === "number" && m.seq > (session.last_seq || 0)) { session.last_seq = m.seq; store.set("session", session); }
     const row = buildRow(m);
     byId.set(m.id, row);
-    if (m.client_id && pending.has(m.client_id)) { pending.get(m.client_id).remove(); pending.delete(m.client_id); }
     insertBySeq(row, m.seq);
     if (m.role !== "shopper") {
       log.querySelectorAll(".sugg button").forEach((b) => { if (!row.contains(b)) b.disabled = true; });
@@ -274,6 +282,7 @@ textarea{flex:1;resize:none;border:1px solid #d5dae5;border-radius:12px;padding:
     return true;
   }
   function addPending(item) {
+    if (shownClients.has(item.client_id) || pending.has(item.client_id)) return;   // already stored and shown
     const row = buildRow({ role: "shopper", text: item.text });
     row.classList.add("pending"); row.setAttribute("aria-busy", "true");
     pending.set(item.client_id, row); insertBySeq(row, null); scrollDown();
@@ -283,7 +292,7 @@ textarea{flex:1;resize:none;border:1px solid #d5dae5;border-radius:12px;padding:
   }
   function resetConversation() {
     session = null; history = []; store.del("session"); store.del("history"); store.del("rated_seq"); store.del("email_given");
-    byId.clear(); log.textContent = ""; pending.clear();
+    byId.clear(); log.textContent = ""; pending.clear(); shownClients.clear();
     outbox.forEach(addPending);
   }
   const scrollDown = () => requestAnimationFrame(() => { scroll.scrollTop = scroll.scrollHeight; });
@@ -449,7 +458,7 @@ textarea{flex:1;resize:none;border:1px solid #d5dae5;border-radius:12px;padding:
 
   // ---- open / close, keyboard ------------------------------------------------------------------
   function setOpen(open, focusLauncher) {
-    isOpen = open; panel.hidden = !open;
+    isOpen = open; panel.hidden = !open; wrap.classList.toggle("open", open);
     launcher.setAttribute("aria-expanded", String(open));
     launcher.setAttribute("aria-label", open ? ui.close_chat : ui.open_chat);
     launcher.replaceChildren(svg(open ? ICON_CLOSE : ICON_CHAT), badge);

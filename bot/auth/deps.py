@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from bot.auth.service import Principal, user_for_token
+from bot.auth.service import Principal, is_stale, touch, user_for_token
 from bot.db.session import Database
 
 _bearer = HTTPBearer(auto_error=False, description="The token from POST /api/auth/login.")
@@ -25,9 +25,15 @@ def principal_for_token(db: Database, token: str | None) -> Principal | None:
     """The principal a bearer token belongs to (REST and the agent websocket); None if unknown or expired."""
     if not token:
         return None
-    with db.session() as session:
-        user = user_for_token(session, token)
-        return Principal.of(user) if user is not None else None
+    with db.read() as session:
+        user = user_for_token(session, token, touch_after=None)
+        if user is None:
+            return None
+        principal, stale = Principal.of(user), is_stale(user)
+    if stale:  # presence: "online" for agent_presence_seconds after the last request
+        with db.session() as session:
+            touch(session, principal.id)
+    return principal
 
 
 def lookup_principal(request: Request, token: str | None) -> Principal | None:

@@ -27,7 +27,7 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+_DUMMY_HASH: str | None = None  # made on first use: hashing costs ~0.4 s
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 MIN_PASSWORD_CHARS = 8
 
@@ -61,6 +61,13 @@ class Principal:
             "role": self.role,
             "languages": list(self.languages),
         }
+
+
+def set_password_hasher(hasher: PasswordHasher) -> None:
+    """Swap the argon2 parameters (tests use cheap ones; hashes made earlier still verify)."""
+    global _hasher, _DUMMY_HASH
+    _hasher = hasher
+    _DUMMY_HASH = None
 
 
 def hash_password(password: str) -> str:
@@ -131,8 +138,11 @@ def create_user(
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
     """The active user with these credentials, or None (constant work whether or not the user exists)."""
+    global _DUMMY_HASH
     user = session.scalar(select(User).where(User.username == username))
     if user is None or not user.active:
+        if _DUMMY_HASH is None:
+            _DUMMY_HASH = _hasher.hash("not-a-real-password")
         verify_password(_DUMMY_HASH, password)
         return None
     if not verify_password(user.password_hash, password):
@@ -153,8 +163,9 @@ def issue_token(session: Session, user: User, ttl_hours: int) -> str:
     return token
 
 
-def user_for_token(session: Session, token: str | None, touch_after: float = 20.0) -> User | None:
-    """The active user a bearer token belongs to, or None; refreshes the user's presence now and then."""
+def user_for_token(session: Session, token: str | None, touch_after: float | None = 20.0) -> User | None:
+    """The active user a bearer token belongs to, or None; refreshes the user's presence now and then
+    (``touch_after=None``: never writes)."""
     if not token or len(token) > 200:
         return None
     now = utcnow()
@@ -168,9 +179,14 @@ def user_for_token(session: Session, token: str | None, touch_after: float = 20.
     user, expires_at = row
     if expires_at <= now or not user.active:
         return None
-    if user.last_seen_at is None or (now - user.last_seen_at).total_seconds() > touch_after:
+    if touch_after is not None and is_stale(user, touch_after):
         user.last_seen_at = now
     return user
+
+
+def is_stale(user: User, seconds: float = 20.0) -> bool:
+    """Whether the user's presence was last refreshed more than ``seconds`` ago."""
+    return user.last_seen_at is None or (utcnow() - user.last_seen_at).total_seconds() > seconds
 
 
 def revoke_token(session: Session, token: str) -> None:

@@ -65,6 +65,10 @@ class EngineProvider:
     def _build(self) -> Engine:
         started = time.perf_counter()
         engine = load_factory(self.settings.engine_factory)(self.settings)
+        try:  # load lazily initialised models now, not on the first shopper's message
+            engine.respond("hello", ConversationContext(locale_hint=self.settings.default_locale))
+        except Exception:
+            log.warning("answer engine warm-up failed", exc_info=True)
         log.info("answer engine ready in %.1fs (%s)", time.perf_counter() - started, self.settings.engine_factory)
         return engine
 

@@ -27,6 +27,7 @@ from bot.conversations.store import append_message, find_by_client_id, lock_conv
 from bot.conversations.texts import normalize_lang, ui_text
 from bot.db.session import Database
 from bot.db.types import iso, new_id, utcnow
+from bot.editor.missed import record_bad_rating, record_bot_decision
 from bot.handoff.models import Handoff
 from bot.handoff.service import AVAILABILITY_CODES, HandoffService, open_handoff, state_frame
 from bot.nlu.base import SUPPORTED_LOCALES, ConversationContext, Decision, Turn
@@ -101,7 +102,7 @@ class ChatService:
         if conversation_id is not None or token is not None:
             if not isinstance(conversation_id, str) or not isinstance(token, str) or len(token) > 200:
                 return None
-            with self.db.session() as session:
+            with self.db.read() as session:
                 conv = session.get(Conversation, conversation_id[:64])
                 # Always compare, so an unknown id costs the same as a wrong token.
                 expected = conv.token_hash if conv is not None else "0" * 64
@@ -135,7 +136,7 @@ class ChatService:
 
     def history(self, conversation_id: str, after_seq: int = 0) -> tuple[list[dict[str, Any]], str]:
         """Shopper-visible messages with ``seq > after_seq`` (the latest 500 at most) and the current state."""
-        with self.db.session() as session:
+        with self.db.read() as session:
             conv = session.get(Conversation, conversation_id)
             if conv is None:
                 raise NotFound("not_found", "no such conversation")
@@ -149,7 +150,7 @@ class ChatService:
 
     def unanswered(self, conversation_id: str) -> tuple[str, str] | None:
         """``(message id, text)`` of a last shopper message the bot never answered (e.g. a crash in between)."""
-        with self.db.session() as session:
+        with self.db.read() as session:
             conv = session.get(Conversation, conversation_id)
             if conv is None or conv.state != "bot":
                 return None
@@ -197,7 +198,7 @@ class ChatService:
 
     def bot_context(self, conversation_id: str) -> tuple[str, ConversationContext]:
         """The conversation's state and the engine context rebuilt from the bot's stored decisions."""
-        with self.db.session() as session:
+        with self.db.read() as session:
             conv = session.get(Conversation, conversation_id)
             if conv is None:
                 raise NotFound("not_found", "no such conversation")
@@ -235,6 +236,7 @@ class ChatService:
                 suggestions=[{"faq_id": s.faq_id, "question": s.question} for s in decision.suggestions],
             )
             session.flush()
+            record_bot_decision(session, conv.id, reply_to, decision)  # editor: clarify/low confidence = missed
             outbox.to_shopper(conv.id, {"type": "message", "message": public_message(msg)})
             if decision.action == "handoff":
                 self.handoff.enqueue(session, conv, decision.reason, topic, outbox)
@@ -265,6 +267,7 @@ class ChatService:
         with self.db.session() as session:
             conv = lock_conversation(session, conversation_id)
             conv.rating = score
+            record_bad_rating(session, conv.id, score)  # editor: answers rated <= 2 become missed questions
 
     # ------------------------------------------------------------------ agent side
     def agent_reply(self, conversation_id: str, user: Principal, text: object, client_id: object = None) -> Stored:
@@ -308,7 +311,7 @@ class ChatService:
 
     def detail(self, conversation_id: str) -> dict[str, Any]:
         """Everything an agent sees: messages with the bot's decisions, notes, handoffs, contact email, rating."""
-        with self.db.session() as session:
+        with self.db.read() as session:
             conv = session.get(Conversation, conversation_id)
             if conv is None:
                 raise NotFound("not_found", "no such conversation")
@@ -358,11 +361,11 @@ class ChatService:
             query = query.where(Conversation.state == (state or "agent"))
         elif state:
             query = query.where(Conversation.state == state)
-        with self.db.session() as session:
+        with self.db.read() as session:
             return [self._summary(session, c) for c in session.scalars(query).all()]
 
     def holder(self, conversation_id: str) -> int | None:
         """The id of the agent holding the conversation, if any."""
-        with self.db.session() as session:
+        with self.db.read() as session:
             conv = session.get(Conversation, conversation_id)
             return conv.agent_id if conv is not None and conv.state == "agent" else None

@@ -155,6 +155,19 @@ class _Socket:
             log.exception("relay to socket %s failed", self.id)
             await self.close(1011)
 
+    async def _handle(self, frame: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    async def handle_safely(self, frame: dict[str, Any]) -> None:
+        """Handle one frame; an unexpected failure (database down...) costs an error frame, not the socket."""
+        try:
+            await self._handle(frame)
+        except Exception:
+            log.exception("socket %s: %s frame failed", self.id, frame.get("type"))
+            client_id = frame.get("client_id") if isinstance(frame.get("client_id"), str) else None
+            await self.send(error_frame("internal", "the server could not process this frame; retry later",
+                                        client_id=client_id))
+
     def start(self, coro: Any) -> None:
         self.tasks.append(asyncio.create_task(coro))
 
@@ -201,7 +214,7 @@ class ShopperSocket(_Socket):
                     await self.send(error)
                     continue
                 assert frame is not None
-                await self._handle(frame)
+                await self.handle_safely(frame)
         finally:
             await self.cleanup()
 
@@ -364,7 +377,7 @@ class AgentSocket(_Socket):
                     await self.send(error)
                     continue
                 assert frame is not None
-                await self._handle(frame)
+                await self.handle_safely(frame)
         finally:
             await self.cleanup()
 

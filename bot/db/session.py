@@ -1,14 +1,18 @@
 """Engine and session factory built from settings: SQLite under ``data_dir`` by default, any SQLAlchemy URL otherwise.
 
-SQLite runs in WAL mode with ``synchronous=FULL`` (a commit survives a process kill and a power cut) and every
-transaction starts with ``BEGIN IMMEDIATE`` so concurrent writers queue on the busy timeout instead of failing
-on a read-to-write lock upgrade. PostgreSQL runs at READ COMMITTED; the services rely only on single-statement
+SQLite runs in WAL mode with ``synchronous=FULL`` by default (a commit survives a process kill and a power cut;
+``BORDERLESS_SQLITE_SYNCHRONOUS=NORMAL`` halves the write cost and still survives a process kill) and every
+transaction that may write starts with ``BEGIN IMMEDIATE`` so concurrent writers queue on the busy timeout instead
+of failing on a read-to-write lock upgrade; ``Database.read()`` sessions use a plain ``BEGIN`` (WAL readers never
+block). PostgreSQL runs at READ COMMITTED; the services rely only on single-statement
 conditional updates and unique constraints, which behave the same on both.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -35,8 +39,10 @@ def database_url(settings: Settings) -> str:
     return f"sqlite:///{(settings.data_dir / 'borderless.db').resolve()}"
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, sqlite_synchronous: str = "FULL", **kwargs: Any) -> Engine:
     """An engine with the connection setup both backends need."""
+    if sqlite_synchronous not in ("FULL", "NORMAL"):
+        raise ValueError("sqlite_synchronous must be FULL or NORMAL")
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
@@ -46,14 +52,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute(f"PRAGMA synchronous={sqlite_synchronous}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Reads (Database.read) need no write lock; everything else takes it up front.
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("read_only") else "BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -65,14 +72,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 class Database:
     """One engine plus its session factory; the app keeps one on ``app.state.db``."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, sqlite_synchronous: str = "FULL") -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, sqlite_synchronous)
         self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_lock = threading.RLock()
+        self.read_sessions: sessionmaker[Session] = sessionmaker(
+            self.engine.execution_options(read_only=True), expire_on_commit=False
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
-        return cls(database_url(settings))
+        return cls(database_url(settings), settings.sqlite_synchronous)
 
     @property
     def is_sqlite(self) -> bool:
@@ -80,8 +91,19 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session whose transaction commits on success and rolls back on error."""
-        with self.sessions() as session, session.begin():
+        """A session whose transaction commits on success and rolls back on error.
+
+        On SQLite, writers of this process queue on a lock first: SQLite's own busy handler sleeps in
+        growing steps (up to 100 ms) while waiting, which would turn contention into latency spikes.
+        """
+        lock = self._write_lock if self.is_sqlite else contextlib.nullcontext()
+        with lock, self.sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading only: on SQLite it does not take the write lock (do not write in it)."""
+        with self.read_sessions() as session, session.begin():
             yield session
 
     def dispose(self) -> None:

@@ -127,7 +127,7 @@ class HandoffService:
         if user.languages:
             query = query.where(Conversation.lang.in_(user.languages))
         now = utcnow()
-        with self.db.session() as session:
+        with self.db.read() as session:
             rows = session.execute(query).all()
         return [
             QueueItem(

@@ -13,13 +13,14 @@ Four interchangeable detectors are registered in :data:`LANGID` (pick one with t
 
 Every detector returns :class:`~bot.nlu.base.LanguageGuess` candidates restricted to
 :data:`~bot.nlu.base.SUPPORTED_LOCALES` (ISO 639-1, ``zh-cn``/``zh-tw``/``zh-hans`` -> ``zh``), best first, with
-confidences in [0, 1] that sum to at most 1, and an empty list when the text has no letters.
+confidences in [0, 1] that sum to at most 1, and an empty list when the text carries no language signal (no
+letters, or only URLs and chat tokens such as "ok").
 
 Script shortcuts: among the supported languages, Hangul, Kana, Arabic and Cyrillic each belong to exactly one
 language, and Han without Kana is (for a shop's chat) practically always Chinese.  Deciding those by script is
-exact, costs nothing, and removes the statistical models' worst short-text errors (e.g. a single Han character
-guessed as Japanese, or uppercase Latin guessed as Japanese by fastText).  The models are therefore only asked
-to tell the Latin-script languages apart, and their output is restricted to those.
+exact (Han: nearly so), costs nothing, and removes the statistical models' worst short-text errors (e.g. a
+single Han character guessed as Japanese, or uppercase Latin guessed as Japanese by fastText).  The models are
+therefore only asked to tell the Latin-script languages apart, and their output is restricted to those.
 
 :func:`resolve_language` adds conversation stickiness on top of any detector.
 """
@@ -87,8 +88,15 @@ _MAX_MODEL_CHARS = 600
 # URLs and e-mail addresses are language-neutral noise ("www", "com", user names) for n-gram models.
 _NOISE_RE = re.compile(r"(?:https?://|www\.)\S+|\S+@\S+\.\w+", re.IGNORECASE)
 
+# Chat tokens used the same way in every supported Latin-script language: they carry no language signal, and
+# detectors guess them wildly (langidentify: "ok" -> Polish 0.96).  "ok gracias" is judged on "gracias".
+_NEUTRAL_TOKENS = frozenset({
+    "ok", "okay", "okey", "k", "kk", "hi", "hey", "lol", "xd", "thx", "pls", "plz", "wow",
+    "hmm", "hm", "mm", "ah", "oh", "eh", "uh", "haha", "hahaha", "hehe",
+})
+
 # Codes other libraries use for the supported languages.
-_CODE_ALIASES = {"iw": "he", "jp": "ja", "kr": "ko", "cn": "zh"}
+_CODE_ALIASES = {"jp": "ja", "kr": "ko", "cn": "zh"}
 
 
 def normalize_lang(code: str | None) -> str | None:
@@ -145,7 +153,9 @@ class MessageSignal:
 
 
 def _strip_noise(text: str) -> str:
-    return _NOISE_RE.sub(" ", text)
+    """``text`` without URLs, e-mail addresses and language-neutral chat tokens ("ok", "lol", "thx")."""
+    tokens = _NOISE_RE.sub(" ", text).split()
+    return " ".join(t for t in tokens if "".join(c for c in t if c.isalpha()).lower() not in _NEUTRAL_TOKENS)
 
 
 def _script_runs(text: str) -> list[tuple[str, str]]:
@@ -169,7 +179,7 @@ def _script_runs(text: str) -> list[tuple[str, str]]:
 
 
 def message_signal(text: str) -> MessageSignal:
-    """Words per script, letters and the dominant script of ``text`` (URLs and e-mail addresses ignored).
+    """Words per script, letters and the dominant script of ``text`` (URLs, e-mails, "ok"-like tokens ignored).
 
     A word is a run of letters of one script; CJK runs count one word per two characters (no spaces there).
     The dominant script decides which path a message takes.  Upper-case Latin acronyms (``GDPR``, ``DDP``,
@@ -266,7 +276,11 @@ class _BaseIdentifier(ABC):
                 self._loaded = True
 
     def detect(self, text: str) -> list[LanguageGuess]:
-        """Candidate languages among the supported ones, best first; ``[]`` when the text has no letters."""
+        """Candidate languages among the supported ones, best first.
+
+        ``[]`` when the text carries no language signal: no letters ("?", "123", emoji), or only URLs and
+        language-neutral chat tokens ("ok", "lol").
+        """
         signal = message_signal(text)
         if signal.script is None:
             return []
@@ -274,7 +288,7 @@ class _BaseIdentifier(ABC):
             return list(_SCRIPT_GUESSES[signal.script])
         allowed = LATIN_LANGUAGES if self.script_shortcuts and signal.script == "latin" else _SUPPORTED
         self.load()
-        clean = " ".join(_strip_noise(text).split())[:_MAX_MODEL_CHARS]
+        clean = _strip_noise(text)[:_MAX_MODEL_CHARS]
         try:
             scores = self._scores(clean)
         except Exception:  # a library failing on odd input must not take the conversation down
@@ -308,6 +322,7 @@ class LangidentifyIdentifier(_BaseIdentifier):
         super().__init__(**kwargs)
         self.temperature = temperature
         self._model: Any = None
+        self._codes: list[str | None] = []
         self._local = threading.local()
 
     def _load(self) -> None:
@@ -335,24 +350,23 @@ class LangidentifyIdentifier(_BaseIdentifier):
             return {}
         model = self._model
         if model.alphabet_implies_one_language(alpha):
-            return {self._codes[model.lang_indices_for_alphabet(alpha)[0]] or "": 1.0}
-        indices = list(model.lang_indices_for_alphabet(alpha))
+            code = self._codes[model.lang_indices_for_alphabet(alpha)[0]]
+            return {code: 1.0} if code else {}
         if model.is_cj_alphabet(alpha):
-            # Han/Kana scores are summed log-probabilities over the text; scale them per character.
-            indices = [i for i, code in enumerate(self._codes) if code in ("zh", "ja")]
+            # Han/Kana scores are log-probabilities summed over the text; scale them per character.
             n = max(1, sum(1 for ch in text if _char_script(ch) in ("han", "kana")))
-            raw = {i: results.total_scores[i] / n for i in indices}
+            raw = {i: results.total_scores[i] / n for i, code in enumerate(self._codes) if code in ("zh", "ja")}
         else:
-            raw = {i: results.total_scores[i] for i in indices}
+            raw = {i: results.total_scores[i] for i in model.lang_indices_for_alphabet(alpha)}
         merged: dict[str, float] = {}
         for i, score in raw.items():
             code = self._codes[i]
             if code is None or score == 0.0:  # 0.0 means "not scored" for this alphabet
                 continue
-            # zh-hans and zh-hant both become zh: log-sum-exp of the two.
-            merged[code] = score if code not in merged else float(
-                max(merged[code], score) + math.log1p(math.exp(-abs(merged[code] - score)))
-            )
+            if code in merged:  # zh-hans and zh-hant both become zh: log-sum-exp of the two
+                high, low = max(merged[code], score), min(merged[code], score)
+                score = high + math.log1p(math.exp(low - high))
+            merged[code] = score
         return _softmax(merged, self.temperature)
 
 

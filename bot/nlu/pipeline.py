@@ -50,6 +50,8 @@ HYBRID_WEIGHT = 0.1
 RETRAIN_DEBOUNCE_SECONDS = 0.5
 #: ...but no later than this after the first change of a burst.
 RETRAIN_MAX_DELAY_SECONDS = 5.0
+#: The background trainer thread exits after this long without work (it restarts on the next change).
+RETRAIN_IDLE_EXIT_SECONDS = 60.0
 
 
 class InvalidMessage(ValueError):
@@ -261,7 +263,9 @@ class AnswerEngine:
         while True:
             with self._retrain_cv:
                 while self._retrain_due is None:
-                    self._retrain_cv.wait()
+                    if not self._retrain_cv.wait(timeout=RETRAIN_IDLE_EXIT_SECONDS):
+                        self._retrain_thread = None  # idle: let the thread (and a dropped engine) go
+                        return
                 while True:
                     due = min(self._retrain_due or 0.0, self._retrain_deadline or 0.0)
                     if time.monotonic() >= due:
@@ -274,7 +278,8 @@ class AnswerEngine:
             try:
                 started = time.perf_counter()
                 variants = list(state.kb.variants())
-                classifier = self._train_classifier(variants, self.embedder.embed_passages([v.question for v in variants]))
+                vectors = self.embedder.embed_passages([v.question for v in variants])
+                classifier = self._train_classifier(variants, vectors)
             except Exception:
                 log.exception("background intent classifier retrain failed; keeping the previous one")
                 continue
@@ -419,12 +424,20 @@ class AnswerEngine:
         return content.questions[0] if content else entry.best.question
 
 
-def build_engine(settings: Settings, kb: KnowledgeBase | None = None) -> AnswerEngine:
-    """Compose the engine from settings: every step is picked by name from its registry."""
+def build_engine(
+    settings: Settings, kb: KnowledgeBase | None = None, intent_examples: dict[str, dict[str, list[str]]] | None = None
+) -> AnswerEngine:
+    """Compose the engine from settings: every step is picked by name from its registry.
+
+    ``kb`` defaults to ``settings.kb_path`` (a folder or CSV); ``intent_examples`` to the
+    ``intents/`` of that folder, or of the bundled starter knowledge base for a CSV.
+    """
     kb_path = Path(settings.kb_path)
     if kb is None:
         kb = files.load(kb_path)
     intent_dir = kb_path if kb_path.is_dir() else Path(__file__).resolve().parents[2] / "knowledge_base"
+    if intent_examples is None:
+        intent_examples = files.load_intents(intent_dir)
     inner = EMBEDDERS.create(settings.embedder, model=settings.embedder_model)
     return AnswerEngine(
         settings=settings,
@@ -437,6 +450,6 @@ def build_engine(settings: Settings, kb: KnowledgeBase | None = None) -> AnswerE
             intent_threshold=settings.intent_threshold,
             max_unresolved_turns=settings.max_unresolved_turns,
         ),
-        intent_examples=files.load_intents(intent_dir),
+        intent_examples=intent_examples,
         kb=kb,
     )

@@ -117,17 +117,18 @@
       const li = h("li", "card queue-item"); li.dataset.id = item.id;
       const top = h("div", "row-top");
       const lang = h("span", "lang big", (item.lang || "?").toUpperCase()); lang.title = langName(item.lang);
-      const title = h("span", "qtitle", item.topic ? item.topic.replace(/[-_]/g, " ") : "No topic");
+      const title = h("span", "qtitle", "Shopper · " + item.id.slice(0, 6));
       const wait = h("span", "wait", waited((item.waiting_seconds || 0) + elapsed));
       wait.dataset.base = String(item.waiting_seconds || 0); wait.setAttribute("aria-label", "waiting " + wait.textContent);
       top.append(lang, title, wait);
       const chips = h("div", "chips");
       chips.appendChild(h("span", "chip reason", reasonLabel(item.reason)));
       chips.appendChild(h("span", "chip", langName(item.lang)));
+      if (item.topic) chips.appendChild(h("span", "chip", "topic: " + item.topic.replace(/[-_]/g, " ")));
       if (item.availability && item.availability !== "online") chips.appendChild(h("span", "chip warn", item.availability.replace(/_/g, " ")));
       if (item.has_email) chips.appendChild(h("span", "chip", "email left"));
       li.append(top, chips);
-      if (item.last_message) li.appendChild(h("p", "last", item.last_message));
+      if (item.last_message) { const q = h("p", "last", "“" + item.last_message + "”"); q.dir = "auto"; li.appendChild(q); }
       const claim = h("button", "btn primary small claim", "Claim");
       claim.type = "button"; claim.setAttribute("aria-label", "Claim conversation in " + langName(item.lang));
       claim.addEventListener("click", () => claimConversation(item, claim));
@@ -178,7 +179,7 @@
       b.type = "button";
       if (current && current.id === c.id) b.setAttribute("aria-current", "true");
       b.appendChild(h("span", "lang big", (c.lang || "?").toUpperCase()));
-      b.appendChild(h("span", "qtitle", c.topic ? c.topic.replace(/[-_]/g, " ") : "Conversation " + c.id.slice(0, 6)));
+      b.appendChild(h("span", "qtitle", "Shopper · " + c.id.slice(0, 6)));
       b.appendChild(h("span", "state state-" + c.state, c.state === "closed" ? "resolved" : c.state));
       if (c.unread) b.appendChild(h("span", "unread", String(c.unread)));
       b.addEventListener("click", () => openConversation(c.id));
@@ -215,7 +216,7 @@
   }
   function renderHeader() {
     const c = current.data;
-    $("conv-title").textContent = c.topic ? c.topic.replace(/[-_]/g, " ") : "Conversation " + current.id.slice(0, 8);
+    $("conv-title").textContent = "Shopper · " + current.id.slice(0, 6);
     const meta = $("conv-meta"); meta.textContent = "";
     const add = (label, value, cls) => {
       const s = h("span", "kv " + (cls || "")); s.appendChild(h("span", "k", label)); s.appendChild(h("span", "v", value)); meta.appendChild(s);
@@ -223,9 +224,10 @@
     add("Language", (current.lang || "?").toUpperCase() + " · " + langName(current.lang));
     add("State", current.state === "closed" ? "resolved" : current.state, "state-" + current.state);
     if (c.reason) add("Reason", reasonLabel(c.reason));
+    if (c.topic) add("Topic", c.topic.replace(/[-_]/g, " "));
     if (c.contact_email) add("Email", c.contact_email);
     if (c.rating) add("Rating", "★".repeat(c.rating));
-    add("ID", current.id.slice(0, 12));
+    if (c.locale_hint) add("Browser", c.locale_hint);
     const held = current.state === "agent";
     $("resolve").disabled = !held; $("handback").disabled = !held;
     $("compose-send").disabled = false;
@@ -245,6 +247,7 @@
     if (m.lang) { const l = h("span", "lang", m.lang.toUpperCase()); l.title = "Detected language: " + langName(m.lang); head.appendChild(l); }
     head.appendChild(h("span", "time", timeOf(m.created_at)));
     const bubble = h("div", "bubble", m.text);
+    bubble.dir = "auto";
     row.append(head, bubble);
     if (role === "bot") {
       const d = m.decision || m.meta || m;
@@ -271,7 +274,8 @@
     if (n.id != null) shown.add(key);
     const row = h("div", "msg note");
     const head = h("div", "msg-head");
-    head.appendChild(h("span", "who", "🔒 Internal note · " + (n.author_name || "agent")));
+    head.appendChild(h("span", "who", "Internal note · " + (n.author_name || "agent")));
+    head.appendChild(h("span", "private", "not visible to the shopper"));
     head.appendChild(h("span", "time", timeOf(n.created_at)));
     row.append(head, h("div", "bubble", n.text));
     $("timeline").appendChild(row);

@@ -1,0 +1,69 @@
+"""Choose the decision policy's thresholds on the validation split (bench/data/dev.jsonl).
+
+Embeds and ranks each dev message once, then replays the policy over a grid of
+thresholds. The objective is the mean of answer accuracy, handoff precision and
+handoff recall; ties go to the more conservative (higher) answer threshold.
+Never tune on heldout.jsonl: that is the test set.
+
+    python bench/tune_policy.py [--file bench/data/dev.jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tqdm import tqdm  # noqa: E402
+
+from bench._common import REPO, markdown_table  # noqa: E402
+from bot.evaluation import Tally, load_cases  # noqa: E402
+from bot.nlu.base import ConversationContext, Decision  # noqa: E402
+from bot.nlu.pipeline import build_engine  # noqa: E402
+from bot.nlu.policy import ThresholdPolicy  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--file", default=str(REPO / "bench/data/dev.jsonl"))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    engine = build_engine(Settings())
+    state = engine._state
+    prepared = []
+    for case in tqdm(load_cases(Path(args.file)), desc="embedding dev set", unit="msg"):
+        query = engine.embedder.embed_queries([case.text])[0]
+        intent = state.classifier.predict(query)[0]
+        prepared.append((case, intent, engine._rank(state, case.text, query, intent)))
+
+    grid = itertools.product([0.3, 0.35, 0.4, 0.45, 0.5, 0.6], [0.1, 0.15, 0.2, 0.25, 0.3], [0.4, 0.5, 0.6, 0.7])
+    results = []
+    for answer_t, clarify_t, intent_t in grid:
+        if clarify_t >= answer_t:
+            continue
+        policy = ThresholdPolicy(answer_threshold=answer_t, clarify_threshold=clarify_t, intent_threshold=intent_t)
+        tally = Tally()
+        for case, intent, entries in prepared:
+            o = policy.decide(intent, entries, ConversationContext())
+            tally.add(case, Decision(case.lang, intent.intent, o.action, o.faq_id, o.confidence, o.reason, "",
+                                     reply_lang=case.lang))
+        row = tally.row()
+        score = (row["answer_acc"] + row["handoff_P"] + row["handoff_R"]) / 3
+        results.append((score, answer_t, clarify_t, intent_t, row))
+    results.sort(key=lambda r: (-r[0], -r[1]))
+    rows = [[f"{s:.1f}", a, c, i, r["answer_acc"], r["handoff_P"], r["handoff_R"], r["clarify_rate"]]
+            for s, a, c, i, r in results[:10]]
+    print(markdown_table(["objective", "answer_t", "clarify_t", "intent_t", "answer_acc", "handoff_P",
+                          "handoff_R", "clarify_rate"], rows))
+    best = results[0]
+    print(f"\nbest: BORDERLESS_ANSWER_THRESHOLD={best[1]} BORDERLESS_CLARIFY_THRESHOLD={best[2]} "
+          f"BORDERLESS_INTENT_THRESHOLD={best[3]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,239 @@
+"""Keeping running answer engines in step with the published knowledge base in the database.
+
+    editor commit (kb_state.revision += 1, entry.published_revision = revision)
+        └► sync_engine(engine, db): entries with published_revision > applied ─► engine.apply_changes(...)
+              (right after the commit in this process; every POLL_SECONDS in every process, for other workers)
+
+``build_engine`` is the server's default engine factory (``BORDERLESS_ENGINE_FACTORY``): it seeds the database
+from ``knowledge_base/`` on the first start, builds the engine from the published entries (so edits survive a
+restart), and starts the poller. An engine built elsewhere (tests pass one in) is compared with the database on
+its first sync and rebuilt aside if it differs.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from bot.db.session import Database
+from bot.editor import service
+from bot.knowledge.models import Entry, KnowledgeBase
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 2.0
+PREWARM_CHUNK = 16
+IDLE_EXIT_SECONDS = 30.0
+
+
+def supports_live(engine: object) -> bool:
+    """Whether ``engine`` can be updated in place (the real ``AnswerEngine``; test fakes cannot)."""
+    return all(hasattr(engine, name) for name in ("apply_changes", "swap_knowledge", "kb", "preview"))
+
+
+@dataclass
+class _EngineSync:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    #: database url -> the kb_state.revision the engine reflects (absent: unknown, compare in full)
+    applied: dict[str, int] = field(default_factory=dict)
+
+
+_SYNCS: weakref.WeakKeyDictionary[Any, _EngineSync] = weakref.WeakKeyDictionary()
+_SYNCS_LOCK = threading.Lock()
+
+
+def _sync_state(engine: Any) -> _EngineSync:
+    with _SYNCS_LOCK:
+        state = _SYNCS.get(engine)
+        if state is None:
+            state = _SYNCS[engine] = _EngineSync()
+        return state
+
+
+def mark_built(engine: Any, db: Database, revision: int) -> None:
+    """Record that ``engine`` was built from the published entries of ``db`` at ``revision``."""
+    _sync_state(engine).applied[db.url] = revision
+
+
+def _published(kb: KnowledgeBase) -> dict[str, Entry]:
+    return {e.id: e for e in kb.published()}
+
+
+def sync_engine(engine: Any, db: Database) -> int:
+    """Bring ``engine`` up to the database's published entries; returns how many entries changed.
+
+    Idempotent and serialised per engine; cheap when nothing changed (one small query).
+    """
+    if not supports_live(engine):
+        return 0
+    state = _sync_state(engine)
+    with state.lock:
+        applied = state.applied.get(db.url)
+        if applied is None:
+            with db.session() as session:
+                kb, revision = service.published_kb(session)
+            if _published(engine.kb) == _published(kb):
+                state.applied[db.url] = revision
+                return 0
+            log.info("the engine's knowledge base differs from the database; rebuilding it aside")
+            engine.swap_knowledge(kb)
+            state.applied[db.url] = revision
+            return len(kb.entries)
+        with db.session() as session:
+            changes, revision = service.changes_since(session, applied)
+        if changes:
+            engine.apply_changes(changes)
+        state.applied[db.url] = revision
+        return len(changes)
+
+
+def applied_revision(engine: Any, db: Database) -> int | None:
+    with _SYNCS_LOCK:
+        state = _SYNCS.get(engine)
+    return state.applied.get(db.url) if state is not None else None
+
+
+def _poll(ref: weakref.ReferenceType[Any], db: Database, interval: float) -> None:
+    failures = 0
+    while True:
+        time.sleep(interval)
+        engine = ref()
+        if engine is None:
+            break
+        try:
+            sync_engine(engine, db)
+            failures = 0
+        except Exception as exc:  # keep serving from the last good state
+            failures += 1
+            log.warning("knowledge base sync failed (%d in a row): %s", failures, exc)
+            if failures >= 30:
+                log.error("giving up polling the knowledge base")
+                break
+        finally:
+            del engine
+    db.dispose()
+
+
+def start_poller(engine: Any, db: Database, interval: float = POLL_SECONDS) -> threading.Thread:
+    """Follow the database in the background (other server processes publish too); stops with the engine."""
+    thread = threading.Thread(target=_poll, args=(weakref.ref(engine), db, interval), name="kb-poll", daemon=True)
+    thread.start()
+    return thread
+
+
+def build_engine(settings: Settings) -> Any:
+    """The server's engine factory: the answer engine over the database's published entries.
+
+    Seeds the database from ``settings.kb_path`` on the first start. Without the knowledge tables (a database
+    not migrated yet) it falls back to the files.
+    """
+    from bot.nlu import pipeline
+
+    db = Database.from_settings(settings)
+    try:
+        service.ensure_seeded(db.session, settings)
+        with db.session() as session:
+            kb, revision = service.published_kb(session)
+    except (OperationalError, ProgrammingError) as exc:
+        log.warning("no knowledge tables in the database (%s); answering from %s", exc, settings.kb_path)
+        db.dispose()
+        return pipeline.build_engine(settings)
+    engine = pipeline.build_engine(settings, kb=kb)
+    mark_built(engine, db, revision)
+    sync_engine(engine, db)  # whatever was published while we were building
+    start_poller(engine, db)
+    log.info("answer engine built from %d published entries (revision %d)", len(kb.entries), revision)
+    return engine
+
+
+class KnowledgeLive:
+    """The editor's handle on one app: its database, its engine (once built) and a background embedder.
+
+    Kept on ``app.state.knowledge`` (created on first use).
+    """
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self.engine: Any | None = None
+        self._seeded = False
+        self._lock = threading.Lock()
+        self._prewarm: queue.Queue[list[str]] = queue.Queue()
+        self._prewarm_thread: threading.Thread | None = None
+
+    @classmethod
+    def of(cls, app: Any) -> KnowledgeLive:
+        live = getattr(app.state, "knowledge", None)
+        if live is None:
+            with _SYNCS_LOCK:
+                live = getattr(app.state, "knowledge", None)
+                if live is None:
+                    live = app.state.knowledge = cls(app.state.db, app.state.settings)
+        return live
+
+    def ensure_seeded(self) -> None:
+        if not self._seeded:
+            with self._lock:
+                if not self._seeded:
+                    service.ensure_seeded(self.db.session, self.settings)
+                    self._seeded = True
+
+    def attach(self, engine: Any) -> None:
+        """Use ``engine`` from now on (the chat's engine, once it is built)."""
+        if engine is not self.engine and supports_live(engine):
+            self.engine = engine
+
+    def sync(self) -> int:
+        """Apply committed changes to the engine now (no-op without an engine: it syncs when built)."""
+        if self.engine is None:
+            return 0
+        try:
+            return sync_engine(self.engine, self.db)
+        except Exception:
+            log.exception("could not update the live knowledge base; the poller will retry")
+            return 0
+
+    def status(self) -> dict[str, Any]:
+        with self.db.session() as session:
+            revision = service.current_revision(session)
+        out: dict[str, Any] = {"revision": revision, "engine": "ready" if self.engine is not None else "not ready"}
+        if self.engine is not None:
+            out.update(self.engine.knowledge_status())
+            out["applied_revision"] = applied_revision(self.engine, self.db)
+        return out
+
+    # ------------------------------------------------------------------ background embedding
+    def prewarm(self, texts: Sequence[str]) -> None:
+        """Embed ``texts`` in the background so that publishing them later only touches the index."""
+        if self.engine is None or not texts:
+            return
+        self._prewarm.put(list(texts))
+        with self._lock:
+            if self._prewarm_thread is None or not self._prewarm_thread.is_alive():
+                self._prewarm_thread = threading.Thread(target=self._prewarm_loop, name="kb-prewarm", daemon=True)
+                self._prewarm_thread.start()
+
+    def _prewarm_loop(self) -> None:
+        while True:
+            try:
+                texts = self._prewarm.get(timeout=IDLE_EXIT_SECONDS)
+            except queue.Empty:
+                return
+            engine = self.engine
+            if engine is None:
+                continue
+            for start in range(0, len(texts), PREWARM_CHUNK):  # small chunks: shoppers' queries share the model
+                try:
+                    engine.embedder.embed_passages(texts[start : start + PREWARM_CHUNK])
+                except Exception:
+                    log.exception("background embedding failed")
+                    break

@@ -1,0 +1,228 @@
+"""Missed questions: recording what the bot did not answer well, and grouping similar ones across languages.
+
+Recording runs inside the chat's own transaction (``record_bot_decision`` from ``ChatService.record_decision``,
+``record_bad_rating`` from ``ChatService.set_rating``) in a savepoint, so a failure here never breaks a chat.
+Grouping embeds the open questions with the answer engine's (multilingual) embedder and clusters them by
+cosine similarity, so "where is my parcel", "¿dónde está mi paquete?" and "où est mon colis" form one group.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.conversations.models import Message
+from bot.db.types import iso
+from bot.editor.content import fold
+from bot.editor.models import MissedQuestion
+from bot.nlu.base import Decision
+
+log = logging.getLogger(__name__)
+
+#: Cosine similarity at or above which two missed questions belong together (multilingual-e5-small:
+#: paraphrases across languages score about 0.85-0.95, unrelated shop questions about 0.75-0.82).
+GROUP_THRESHOLD = 0.86
+MAX_TEXT_CHARS = 2000
+MAX_OPEN_FOR_GROUPING = 2000
+EXAMPLES_PER_GROUP = 8
+
+
+def record_missed(
+    session: Session,
+    text: str,
+    lang: str,
+    reason: str,
+    conversation_id: str | None = None,
+    message_id: str | None = None,
+    faq_id: str | None = None,
+) -> bool:
+    """Store one missed question (once per message and reason) in a savepoint; True if stored.
+
+    Never raises: the caller is a chat transaction that must go on whatever happens here.
+    """
+    text = (text or "").strip()[:MAX_TEXT_CHARS]
+    if not text:
+        return False
+    try:
+        with session.begin_nested():
+            if message_id is not None and session.scalar(
+                select(MissedQuestion.id).where(MissedQuestion.message_id == message_id,
+                                                MissedQuestion.reason == reason)
+            ):
+                return False
+            session.add(MissedQuestion(conversation_id=conversation_id, message_id=message_id, text=text,
+                                       lang=(lang or "und")[:8], reason=reason, faq_id=faq_id, status="open"))
+        log.info("missed question recorded (%s, %s)", reason, lang)
+        return True
+    except Exception:
+        log.exception("could not record a missed question (%s) for conversation %s", reason, conversation_id)
+        return False
+
+
+def record_bot_decision(session: Session, conversation_id: str, reply_to: str, decision: Decision) -> None:
+    """Chat hook after the bot's reply is stored: a clarify or a low-confidence handoff is a missed question."""
+    if decision.action == "clarify":
+        reason = "clarify"
+        faq_id = decision.suggestions[0].faq_id if decision.suggestions else None
+    elif decision.action == "handoff" and decision.reason == "low_confidence":
+        reason, faq_id = "low_confidence", None
+    else:
+        return
+    try:
+        text = session.scalar(select(Message.text).where(Message.id == reply_to))
+    except Exception:
+        log.exception("could not read the shopper message %s", reply_to)
+        return
+    if text:
+        record_missed(session, text, decision.lang, reason, conversation_id=conversation_id, message_id=reply_to,
+                      faq_id=faq_id)
+
+
+def record_bad_rating(session: Session, conversation_id: str, score: int) -> int:
+    """Chat hook after a rating: at 2 or less, each shopper question the bot answered is a missed question."""
+    if score > 2:
+        return 0
+    try:
+        answers = session.execute(
+            select(Message.reply_to, Message.faq_id)
+            .where(Message.conversation_id == conversation_id, Message.role == "bot", Message.action == "answer",
+                   Message.faq_id.is_not(None), Message.reply_to.is_not(None))
+            .order_by(Message.seq)
+        ).all()
+        if not answers:
+            return 0
+        asked = {
+            m.id: m
+            for m in session.scalars(select(Message).where(Message.id.in_([r for r, _ in answers]))).all()
+        }
+    except Exception:
+        log.exception("could not read the answers of conversation %s", conversation_id)
+        return 0
+    stored = 0
+    for reply_to, faq_id in answers:
+        msg = asked.get(reply_to)
+        if msg is not None and record_missed(session, msg.text, msg.lang or "und", "bad_rating",
+                                             conversation_id=conversation_id, message_id=msg.id, faq_id=faq_id):
+            stored += 1
+    return stored
+
+
+# ---------------------------------------------------------------------------------------------- grouping
+def cluster(vectors: np.ndarray, threshold: float = GROUP_THRESHOLD) -> list[list[int]]:
+    """Leader clustering on unit vectors: the row with most neighbours leads, its unassigned neighbours join.
+
+    Deterministic, O(n^2) in memory and time for n rows (fine for the few thousand open questions kept).
+    """
+    n = len(vectors)
+    if n == 0:
+        return []
+    sims = vectors @ vectors.T
+    near = sims >= threshold
+    degree = near.sum(axis=1)
+    order = sorted(range(n), key=lambda i: (-int(degree[i]), i))
+    assigned = np.zeros(n, dtype=bool)
+    groups: list[list[int]] = []
+    for leader in order:
+        if assigned[leader]:
+            continue
+        members = [j for j in np.flatnonzero(near[leader] & ~assigned).tolist()]
+        if leader not in members:
+            members.insert(0, leader)
+        assigned[members] = True
+        groups.append(sorted(members, key=lambda j: (-float(sims[leader, j]), j)))
+    return groups
+
+
+@dataclass
+class AgentAnswer:
+    """What an agent replied in a handed-off conversation after the missed question."""
+
+    lang: str
+    text: str
+    agent: str | None
+    conversation_id: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"lang": self.lang, "text": self.text, "agent": self.agent, "conversation_id": self.conversation_id}
+
+
+@dataclass
+class MissedGroup:
+    """Similar missed questions across languages."""
+
+    id: str
+    items: list[MissedQuestion]
+    agent_answers: list[AgentAnswer] = field(default_factory=list)
+    suggested_entry: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        langs = Counter(m.lang for m in self.items)
+        reasons = Counter(m.reason for m in self.items)
+        examples: list[MissedQuestion] = []
+        seen: set[tuple[str, str]] = set()
+        # One example per language first, then the rest, so every language shows.
+        for m in sorted(self.items, key=lambda m: (m.lang in {e.lang for e in examples}, m.created_at)):
+            key = (m.lang, fold(m.text))
+            if key not in seen and len(examples) < EXAMPLES_PER_GROUP:
+                seen.add(key)
+                examples.append(m)
+        return {
+            "id": self.id,
+            "count": len(self.items),
+            "languages": dict(langs.most_common()),
+            "reasons": dict(reasons.most_common()),
+            "first_seen": iso(min(m.created_at for m in self.items)),
+            "last_seen": iso(max(m.created_at for m in self.items)),
+            "examples": [missed_json(m) for m in examples],
+            "missed_ids": [m.id for m in self.items],
+            "agent_answers": [a.to_json() for a in self.agent_answers],
+            "suggested_entry": self.suggested_entry,
+        }
+
+
+def missed_json(m: MissedQuestion) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "text": m.text,
+        "lang": m.lang,
+        "reason": m.reason,
+        "faq_id": m.faq_id,
+        "status": m.status,
+        "conversation_id": m.conversation_id,
+        "created_at": iso(m.created_at),
+    }
+
+
+def agent_answers_for(session: Session, items: Sequence[MissedQuestion]) -> dict[str, AgentAnswer]:
+    """missed id -> the first agent message after that question in its conversation (handed-off chats)."""
+    with_msg = [m for m in items if m.message_id and m.conversation_id]
+    if not with_msg:
+        return {}
+    seqs = dict(session.execute(
+        select(Message.id, Message.seq).where(Message.id.in_([m.message_id for m in with_msg]))
+    ).all())
+    conv_ids = sorted({m.conversation_id for m in with_msg if m.conversation_id})
+    replies: dict[str, list[tuple[int, str, str | None, str | None]]] = {}
+    for conv_id, seq, text, lang, author in session.execute(
+        select(Message.conversation_id, Message.seq, Message.text, Message.lang, Message.author_name)
+        .where(Message.conversation_id.in_(conv_ids), Message.role == "agent")
+        .order_by(Message.conversation_id, Message.seq)
+    ).all():
+        replies.setdefault(conv_id, []).append((seq, text, lang, author))
+    out: dict[str, AgentAnswer] = {}
+    for m in with_msg:
+        seq = seqs.get(m.message_id)
+        if seq is None or m.conversation_id is None:
+            continue
+        reply = next((r for r in replies.get(m.conversation_id, []) if r[0] > seq), None)
+        if reply is not None:
+            out[m.id] = AgentAnswer(lang=reply[2] or m.lang, text=reply[1], agent=reply[3],
+                                    conversation_id=m.conversation_id)
+    return out

@@ -1,0 +1,333 @@
+"""``/editor`` (the page) and ``/api/editor/...``: the FAQ editor's API, for roles editor and admin.
+
+Changing an entry needs the version it was based on: ``If-Match: "<version>"`` (the ``ETag`` of GET) or
+``"version"`` in the body. A stale version answers 409 ``version_conflict``; a missing one 428. Publishing,
+unpublishing, deleting and importing with ``publish=true`` update the running engine before they answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path as FsPath
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from bot.auth.deps import require_role
+from bot.auth.service import Principal
+from bot.editor import content as C
+from bot.editor import service
+from bot.editor.live import KnowledgeLive, supports_live
+from bot.editor.models import KbEntry
+from bot.editor.schemas import (
+    EntryCreate,
+    EntryUpdate,
+    MissedIds,
+    MissedToEntry,
+    MissedToVariants,
+    PreviewBody,
+    RestoreBody,
+    VersionBody,
+)
+from bot.nlu.index import aggregate
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["editor"])
+
+STATIC_DIR = FsPath(__file__).resolve().parents[1] / "web" / "static"
+Editor = Annotated[Principal, Depends(require_role("editor", "admin"))]
+EntryId = Annotated[str, Path(min_length=1, max_length=80, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+
+
+async def get_live(request: Request) -> KnowledgeLive:
+    """The app's :class:`KnowledgeLive`, seeded, attached to the chat's engine once that is built."""
+    live = KnowledgeLive.of(request.app)
+    await run_in_threadpool(live.ensure_seeded)
+    provider = request.app.state.engine
+    if live.engine is None and provider.status == "ready":
+        live.attach(await provider.get())
+        await run_in_threadpool(live.sync)
+    return live
+
+
+async def get_engine(request: Request, live: Annotated[KnowledgeLive, Depends(get_live)]) -> Any:
+    """The live answer engine (waits for it to be built); 503 if it cannot answer previews."""
+    try:
+        engine = await request.app.state.engine.get()
+    except Exception as exc:
+        raise HTTPException(503, detail={"code": "engine_unavailable", "message": str(exc)}) from None
+    if not supports_live(engine):
+        raise HTTPException(503, detail={"code": "engine_unavailable", "message": "this engine cannot preview"})
+    live.attach(engine)
+    return engine
+
+
+Live = Annotated[KnowledgeLive, Depends(get_live)]
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except service.EditorError as exc:
+        raise HTTPException(exc.status, detail=exc.to_json()) from None
+
+
+def _actor(user: Principal) -> service.Actor:
+    return service.Actor(user.id, user.username)
+
+
+def _version(if_match: str | None, body_version: int | None) -> int | None:
+    """The base version from ``If-Match`` (``"3"``, ``W/"3"`` or ``3``) or the body."""
+    if if_match:
+        value = if_match.strip().removeprefix("W/").strip('"')
+        if not value.isdigit():
+            raise HTTPException(400, detail={"code": "bad_if_match", "message": 'If-Match must look like "3"'})
+        return int(value)
+    return body_version
+
+
+def _entry_response(body: dict[str, Any], status_code: int = 200) -> JSONResponse:
+    return JSONResponse(body, status_code=status_code, headers={"ETag": f'"{body["version"]}"'})
+
+
+def _texts(row: KbEntry) -> list[str]:
+    return [q for c in (row.content.get("locales") or {}).values() for q in c.get("questions") or []]
+
+
+def _change(live: KnowledgeLive, op: Callable[..., KbEntry], *args: Any, status_code: int = 200) -> JSONResponse:
+    """Run one entry operation in a transaction; after the commit, update the engine and pre-embed the text."""
+    with _errors(), live.db.session() as session:
+        row = op(session, *args)
+        body = service.entry_json(row)
+        texts = _texts(row)
+    live.sync()
+    live.prewarm(texts)
+    return _entry_response(body, status_code)
+
+
+# ---------------------------------------------------------------------------------------------- page
+@router.get("/editor", include_in_schema=False)
+def editor_page() -> FileResponse:
+    path = STATIC_DIR / "editor.html"
+    if not path.is_file():
+        raise HTTPException(404, detail="editor.html is not installed")
+    return FileResponse(path, media_type="text/html")
+
+
+# ---------------------------------------------------------------------------------------------- entries
+@router.get("/api/editor/status")
+def status(live: Live, _user: Editor) -> dict[str, Any]:
+    """The knowledge base revision and the live engine's size and freshness."""
+    live.sync()
+    return live.status()
+
+
+@router.get("/api/editor/entries")
+def list_entries(
+    live: Live,
+    _user: Editor,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    status: Annotated[Literal["draft", "published", "changed"] | None, Query()] = None,
+    missing: Annotated[str | None, Query(max_length=16, description="only entries lacking this locale")] = None,
+    sort: Annotated[Literal["id", "updated"], Query()] = "id",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Search entries (id, topic, answers and questions in every language; case and accents ignored)."""
+    with live.db.session() as session:
+        return service.list_entries(session, q, status, missing, limit, offset, sort)
+
+
+@router.post("/api/editor/entries", status_code=201)
+def create_entry(body: EntryCreate, live: Live, user: Editor) -> JSONResponse:
+    """A new draft entry (not visible to shoppers until published)."""
+    return _change(live, service.create_entry, _actor(user), body.id, body.topic,
+                   {k: v.model_dump() for k, v in body.locales.items()}, status_code=201)
+
+
+@router.get("/api/editor/entries/{entry_id}")
+def get_entry(entry_id: EntryId, live: Live, _user: Editor) -> JSONResponse:
+    """The entry's working copy, published copy and status; ``ETag`` is its version."""
+    with _errors(), live.db.session() as session:
+        return _entry_response(service.get_entry(session, entry_id))
+
+
+@router.put("/api/editor/entries/{entry_id}")
+def update_entry(entry_id: EntryId, body: EntryUpdate, live: Live, user: Editor, if_match: IfMatch = None,
+                 ) -> JSONResponse:
+    """Replace the working copy (topic and every locale). Shoppers see it once it is published."""
+    return _change(live, service.update_entry, _actor(user), entry_id, _version(if_match, body.version), body.topic,
+                   {k: v.model_dump() for k, v in body.locales.items()})
+
+
+@router.delete("/api/editor/entries/{entry_id}")
+def delete_entry(entry_id: EntryId, live: Live, user: Editor, if_match: IfMatch = None,
+                 version: Annotated[int | None, Query()] = None) -> JSONResponse:
+    """Delete and unpublish; the history stays, so a version can be restored."""
+    return _change(live, service.delete_entry, _actor(user), entry_id, _version(if_match, version))
+
+
+@router.post("/api/editor/entries/{entry_id}/publish")
+def publish_entry(entry_id: EntryId, live: Live, user: Editor, if_match: IfMatch = None,
+                  body: VersionBody | None = None) -> JSONResponse:
+    """Make the working copy live (the running engine is updated before this answers)."""
+    return _change(live, service.publish_entry, _actor(user), entry_id,
+                   _version(if_match, body.version if body else None))
+
+
+@router.post("/api/editor/entries/{entry_id}/unpublish")
+def unpublish_entry(entry_id: EntryId, live: Live, user: Editor, if_match: IfMatch = None,
+                    body: VersionBody | None = None) -> JSONResponse:
+    """Take the entry away from shoppers; its working copy stays as a draft."""
+    return _change(live, service.unpublish_entry, _actor(user), entry_id,
+                   _version(if_match, body.version if body else None))
+
+
+@router.get("/api/editor/entries/{entry_id}/versions")
+def entry_history(entry_id: EntryId, live: Live, _user: Editor) -> list[dict[str, Any]]:
+    """Every version, newest first: who, when, what changed."""
+    with _errors(), live.db.session() as session:
+        return service.history(session, entry_id)
+
+
+@router.get("/api/editor/entries/{entry_id}/versions/{version}")
+def entry_version(entry_id: EntryId, version: int, live: Live, _user: Editor) -> dict[str, Any]:
+    """One version's snapshot."""
+    with _errors(), live.db.session() as session:
+        return service.get_version(session, entry_id, version)
+
+
+@router.post("/api/editor/entries/{entry_id}/restore")
+def restore_entry(entry_id: EntryId, body: RestoreBody, live: Live, user: Editor, if_match: IfMatch = None,
+                  ) -> JSONResponse:
+    """Bring back an earlier version as the working copy (also undeletes); publish to make it live."""
+    return _change(live, service.restore_version, _actor(user), entry_id, body.restore,
+                   _version(if_match, body.version))
+
+
+@router.get("/api/editor/deleted")
+def deleted_entries(live: Live, _user: Editor) -> list[dict[str, Any]]:
+    """Deleted entries (restore one of their versions to bring them back)."""
+    with live.db.session() as session:
+        return service.deleted_entries(session)
+
+
+@router.get("/api/editor/completeness")
+def completeness(live: Live, _user: Editor) -> dict[str, Any]:
+    """Entries x locales: which entries lack which languages (and which answers are incomplete)."""
+    with live.db.session() as session:
+        return service.completeness(session)
+
+
+# ---------------------------------------------------------------------------------------------- import / export
+@router.post("/api/editor/import")
+async def import_entries(
+    request: Request,
+    live: Live,
+    user: Editor,
+    format: Annotated[Literal["csv", "json"] | None, Query(description="default: from Content-Type")] = None,
+    publish: Annotated[bool, Query(description="also publish every imported entry")] = False,
+) -> dict[str, Any]:
+    """Import CSV (``id,locale,question,answer[,topic]``) or JSON (``{"entries": [...]}``, as exported).
+
+    The whole file is checked first: any bad line refuses the import (422 with each line and reason) and
+    nothing is written. Otherwise everything is written in one transaction.
+    """
+    data = await request.body()
+    fmt = format or ("json" if "json" in (request.headers.get("content-type") or "") else "csv")
+
+    def run() -> dict[str, Any]:
+        with _errors():
+            entries = service.parse_upload(data, fmt)
+            with live.db.session() as session:
+                summary = service.import_entries(session, _actor(user), entries, publish=publish)
+        live.sync()
+        live.prewarm([q for e in entries for c in e.locales.values() for q in c.questions])
+        return summary
+
+    return await run_in_threadpool(run)
+
+
+@router.get("/api/editor/export")
+def export_entries(
+    live: Live,
+    _user: Editor,
+    format: Annotated[Literal["csv", "json"], Query()] = "json",
+    which: Annotated[Literal["working", "published"], Query()] = "working",
+) -> Response:
+    """Download every entry (working copies, or what shoppers get) as CSV or JSON."""
+    with live.db.session() as session:
+        entries = service.export_entries(session, which)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    if format == "csv":
+        body, media = C.export_csv(entries), "text/csv; charset=utf-8"
+    else:
+        body, media = C.export_json(entries), "application/json"
+    return Response(body, media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="knowledge-{which}-{stamp}.{format}"'})
+
+
+# ---------------------------------------------------------------------------------------------- missed questions
+@router.get("/api/editor/missed/groups")
+async def missed_groups(
+    request: Request,
+    live: Live,
+    _user: Editor,
+    threshold: Annotated[float, Query(ge=0.5, le=1.0)] = service.GROUP_THRESHOLD,
+    status: Annotated[Literal["open", "resolved", "dismissed"], Query()] = "open",
+) -> list[dict[str, Any]]:
+    """Missed questions grouped by meaning across languages: counts, languages, examples, agents' answers."""
+    engine = live.engine
+    if engine is None and request.app.state.engine.status == "ready":
+        engine = await request.app.state.engine.get()
+    embed = engine.embedder.embed_passages if engine is not None and supports_live(engine) else None
+
+    def nearest(vector: Any) -> tuple[str, float] | None:
+        found = aggregate(engine.snapshot().index.search(vector, k=10)) if engine is not None else []
+        return (found[0].faq_id, found[0].score) if found else None
+
+    def run() -> list[dict[str, Any]]:
+        with live.db.session() as session:
+            return service.missed_groups(session, embed, nearest if embed else None, threshold, status)
+
+    return await run_in_threadpool(run)
+
+
+@router.post("/api/editor/missed/to-entry", status_code=201)
+def missed_to_entry(body: MissedToEntry, live: Live, user: Editor) -> JSONResponse:
+    """Turn a group into a new draft entry (questions per language; agents' answers as draft answers)."""
+    return _change(live, service.missed_to_entry, _actor(user), body.missed_ids, body.id, body.topic, body.answers,
+                   status_code=201)
+
+
+@router.post("/api/editor/missed/to-variants")
+def missed_to_variants(body: MissedToVariants, live: Live, user: Editor, if_match: IfMatch = None) -> JSONResponse:
+    """Add a group's questions as variants of an existing entry (its working copy; publish to go live)."""
+    return _change(live, service.missed_to_variants, _actor(user), body.missed_ids, body.entry_id,
+                   _version(if_match, body.version))
+
+
+@router.post("/api/editor/missed/dismiss")
+def dismiss_missed(body: MissedIds, live: Live, user: Editor) -> dict[str, int]:
+    """Drop missed questions that need no entry (spam, one-offs)."""
+    with _errors(), live.db.session() as session:
+        return {"dismissed": service.dismiss_missed(session, _actor(user), body.missed_ids)}
+
+
+# ---------------------------------------------------------------------------------------------- test your change
+@router.post("/api/editor/preview")
+def preview(body: PreviewBody, live: Live, _user: Editor, engine: Annotated[Any, Depends(get_engine)],
+            ) -> dict[str, Any]:
+    """What the bot would answer with the drafts and with what is live, side by side (nothing goes live)."""
+    draft = None
+    if body.entry is not None:
+        draft = (body.entry.id, body.entry.topic, {k: v.model_dump() for k, v in body.entry.locales.items()})
+    with _errors(), live.db.session() as session:
+        return service.preview(session, engine, body.text, body.locale, draft, body.scope)

@@ -1,0 +1,67 @@
+"""Request bodies of the editor API (responses are the plain dicts of :mod:`bot.editor.service`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class LocaleIn(BaseModel):
+    """One language of an entry: the answer (may be empty in a draft) and its question variants."""
+
+    answer: str = Field("", max_length=8000)
+    questions: list[str] = Field(default_factory=list, max_length=1000)
+
+
+class EntryCreate(BaseModel):
+    id: str = Field(min_length=1, max_length=80, description="lowercase letters, digits, - and _")
+    topic: str = Field("general", max_length=200)
+    locales: dict[str, LocaleIn] = Field(default_factory=dict)
+
+
+class EntryUpdate(BaseModel):
+    topic: str = Field("general", max_length=200)
+    locales: dict[str, LocaleIn] = Field(default_factory=dict)
+    version: int | None = Field(None, description="The version you edited (or send If-Match).")
+
+
+class VersionBody(BaseModel):
+    version: int | None = Field(None, description="The version you acted on (or send If-Match).")
+
+
+class RestoreBody(BaseModel):
+    restore: int = Field(ge=1, description="The version to bring back.")
+    version: int | None = Field(None, description="The entry's current version (or send If-Match).")
+
+
+class MissedIds(BaseModel):
+    missed_ids: list[str] = Field(min_length=1, max_length=2000)
+
+
+class MissedToEntry(MissedIds):
+    id: str = Field(min_length=1, max_length=80)
+    topic: str = Field("general", max_length=200)
+    answers: dict[str, str] = Field(default_factory=dict, description="locale -> answer (else agents' replies)")
+
+
+class MissedToVariants(MissedIds):
+    entry_id: str = Field(min_length=1, max_length=80)
+    version: int | None = None
+
+
+class DraftEntry(BaseModel):
+    """The edit form as it is now (saved or not)."""
+
+    id: str = Field(min_length=1, max_length=80)
+    topic: str = Field("general", max_length=200)
+    locales: dict[str, LocaleIn] = Field(default_factory=dict)
+
+
+class PreviewBody(BaseModel):
+    text: str = Field(min_length=1, max_length=2000)
+    locale: str | None = Field(None, max_length=35, description="The shopper's browser locale, e.g. es-ES.")
+    entry: DraftEntry | None = Field(None, description="An entry as being edited; it overrides its working copy.")
+    scope: Literal["entry", "all"] = Field(
+        "all", description="all: every entry's working copy; entry: only ``entry`` differs from what is live."
+    )

@@ -1,0 +1,99 @@
+"""``borderless serve``: run the chat server (widget, console, demo page, websockets, REST API).
+
+The lead's ``bot.cli`` wires it with::
+
+    from bot.serve import add_serve_parser
+    add_serve_parser(subparsers)          # sets func=serve_command
+
+Also runnable as ``python -m bot.serve --port 8000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``serve`` subcommand to an argparse subparsers object."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the chat server",
+        description="Run the chat server. Settings come from BORDERLESS_* environment variables (docs/deploy.md).",
+    )
+    add_serve_arguments(parser)
+    parser.set_defaults(func=serve_command)
+    return parser
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="where the server stores everything (default BORDERLESS_DATA_DIR or ./data)")
+    parser.add_argument("--demo", action="store_true",
+                        help="create demo accounts on first run (admin/ana/li/sam/editor); never in production")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--no-preload", action="store_true",
+                        help="build the answer engine on the first message instead of at startup")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Environment settings with the command line's overrides."""
+    overrides: dict[str, Any] = {}
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = Path(args.data_dir).resolve()
+    if getattr(args, "demo", False):
+        overrides["demo"] = True
+    return Settings(**overrides)
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr at ``level`` (also when ``bot.cli`` configured logging before us)."""
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(getattr(logging, level.upper(), logging.INFO))
+    for noisy in ("alembic", "faiss.loader"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    """Migrate the database (Alembic, to head), bootstrap accounts, serve until interrupted."""
+    from bot.app import create_app
+
+    configure_logging(args.log_level)
+    settings = settings_from_args(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = create_app(settings, preload_engine=not args.no_preload)
+    log.info("serving on http://%s:%d (data in %s)", args.host, args.port, settings.data_dir)
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        ws_max_size=settings.ws_protocol_max_bytes,
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+        timeout_graceful_shutdown=10,
+        server_header=False,
+    )
+    uvicorn.Server(config).run()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="borderless serve")
+    add_serve_arguments(parser)
+    return serve_command(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

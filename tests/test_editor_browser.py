@@ -1,0 +1,218 @@
+"""End to end in a real browser (Debian chromium via Playwright; never ``playwright install``):
+
+1. an editor logs in on /editor, adds an entry in English and Spanish, tries it with "test your change",
+   publishes it, and a shopper's widget gets that answer at once: same server, no restart;
+2. a question the bot misses, asked in three languages, shows up as one group on the editor's page; turning the
+   group into an entry (answers written in the form) makes the same questions answerable.
+
+Skipped without /usr/bin/chromium or the playwright package. Screenshots go to docs/screenshots/editor-*.png.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from editor_support import REPO, editor_settings, private_models_dir
+
+from bot.app import create_app
+from chat_support import LiveServer
+
+CHROMIUM = Path(os.environ.get("BORDERLESS_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+SCREENSHOTS = REPO / "docs" / "screenshots"
+W = "#borderless-widget"
+XSS = "<img src=x onerror=alert(1)>"
+
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} missing: apt-get install -y chromium"),
+    pytest.mark.skipif(importlib.util.find_spec("playwright") is None, reason="pip install playwright"),
+]
+
+GIFT_EN = "do you sell gift cards?"
+GIFT_ES = "¿venden tarjetas regalo?"
+STORE = {"en-US": "do you have a physical store I can visit?",
+         "es-ES": "¿tienen una tienda física que pueda visitar?",
+         "fr-FR": "avez-vous un magasin physique à visiter ?"}
+STORE_ANSWERS = {"en": "We only sell online, so there is no store to visit.",
+                 "es": "Solo vendemos en línea, así que no hay tienda que visitar.",
+                 "fr": "Nous vendons uniquement en ligne : pas de magasin à visiter."}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("editor-e2e")
+    settings = editor_settings(root / "data", models_dir=private_models_dir(root / "models"),
+                               engine_factory="bot.editor.live:build_engine")
+    app = create_app(settings)  # the server's own engine factory: built from the database at startup
+    with LiveServer(app) as live:
+        deadline = time.monotonic() + 240
+        while httpx.get(f"{live.http}/healthz", timeout=10).json()["engine"] != "ready":
+            assert time.monotonic() < deadline, "answer engine not ready"
+            time.sleep(0.3)
+        yield live.http
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Dialogs:
+    """Every alert/confirm a page opens is recorded (and accepted: the editor confirms deletes)."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def __call__(self, dialog: Any) -> None:
+        self.seen.append(dialog.message)
+        dialog.dismiss()
+
+
+def _page(browser: Any, locale: str, dialogs: Dialogs, width: int = 1400, height: int = 900) -> tuple[Any, Any]:
+    ctx = browser.new_context(locale=locale, viewport={"width": width, "height": height}, accept_downloads=True)
+    page = ctx.new_page()
+    page.on("dialog", dialogs)
+    page.set_default_timeout(30_000)
+    return ctx, page
+
+
+def _shot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+
+
+def _ask_widget(browser: Any, server: str, locale: str, text: str, dialogs: Dialogs, expect: str | None = None
+                ) -> str:
+    """A new shopper (fresh browser context) asks one question in the widget; returns the bot's reply."""
+    ctx, shop = _page(browser, locale, dialogs, 1100, 800)
+    try:
+        shop.goto(f"{server}/demo")
+        launcher = shop.locator(f"{W} button.launcher")
+        launcher.wait_for()
+        if launcher.get_attribute("aria-expanded") != "true":
+            launcher.click()
+        box = shop.locator(f"{W} textarea")
+        box.fill(text)
+        box.press("Enter")
+        reply = shop.locator(f"{W} .row.bot .bubble", has_text=expect) if expect else \
+            shop.locator(f"{W} .row.bot .bubble").last
+        reply.first.wait_for()
+        return reply.first.inner_text()
+    finally:
+        ctx.close()
+
+
+def _login_editor(page: Any, server: str) -> None:
+    page.goto(f"{server}/editor")
+    page.get_by_label("Username").fill("editor")
+    page.get_by_label("Password").fill("borderless-demo")
+    page.get_by_role("button", name="Sign in").click()
+    page.locator("#me-name", has_text="Eddie").wait_for()
+    page.locator("#entry-list .item").first.wait_for()
+
+
+def test_editor_publishes_and_the_widget_answers_without_restart(server: str, browser: Any) -> None:
+    dialogs = Dialogs()
+    before = _ask_widget(browser, server, "es-ES", GIFT_ES, dialogs)
+    assert "tarjetas regalo de" not in before
+
+    ctx, page = _page(browser, "en-GB", dialogs)
+    try:
+        _login_editor(page, server)
+        page.locator("#new-entry").click()
+        page.locator("#entry-id").fill("gift-cards")
+        page.locator("#entry-topic").fill("payments")
+        page.locator("#answer-en").fill("Yes: gift cards from 10 to 200 euros, sent by email.")
+        page.locator("#questions-en").fill(f"{GIFT_EN}\ncan I buy a gift card\ngift voucher")
+        page.locator("#add-locale").select_option("es")
+        page.locator("#answer-es").fill("Sí: tarjetas regalo de 10 a 200 euros, enviadas por email.")
+        page.locator("#questions-es").fill(f"{GIFT_ES}\n¿puedo comprar una tarjeta regalo?")
+        page.locator("#save").click()
+        page.locator("#entry-status", has_text="Draft").wait_for()
+        page.locator("#entry-version", has_text="version 1").wait_for()
+
+        # Test your change: the draft answers, what is published does not (yet).
+        page.locator("#test-text").fill("¿Venden tarjetas de regalo?")
+        page.locator("#test-scope").select_option("entry")
+        page.locator("#test-run").click()
+        page.locator("#test-draft", has_text="gift-cards").wait_for()
+        assert "tarjetas regalo de 10 a 200" in page.locator("#test-draft").inner_text()
+        assert "tarjetas regalo de 10 a 200" not in page.locator("#test-published").inner_text()
+        _shot(page, "editor-entry.png")
+
+        page.locator("#publish").click()
+        page.locator("#entry-status", has_text="Published").wait_for()
+    finally:
+        ctx.close()
+
+    # The shopper's widget gets the new answer from the same running server.
+    assert "tarjetas regalo de 10 a 200" in _ask_widget(browser, server, "es-ES", GIFT_ES, dialogs,
+                                                        expect="tarjetas regalo")
+    assert "gift cards from 10 to 200" in _ask_widget(browser, server, "en-US", GIFT_EN, dialogs,
+                                                      expect="gift cards")
+    assert dialogs.seen == []
+
+
+def test_missed_questions_in_three_languages_become_one_group_then_an_answer(server: str, browser: Any) -> None:
+    dialogs = Dialogs()
+    for locale, text in STORE.items():
+        reply = _ask_widget(browser, server, locale, text, dialogs)
+        assert not any(a in reply for a in STORE_ANSWERS.values())
+    _ask_widget(browser, server, "en-US", XSS, dialogs)  # hostile text must show as text on the editor's page
+
+    ctx, page = _page(browser, "en-GB", dialogs)
+    try:
+        _login_editor(page, server)
+        page.locator("#nav-missed").click()
+        group = page.locator("#missed-groups .group", has_text=STORE["en-US"])
+        group.wait_for()
+        assert group.locator(".count.big").inner_text() == "3"
+        chips = group.locator(".chips").inner_text().lower()
+        assert all(lang in chips for lang in ("en 1", "es 1", "fr 1")), chips
+        for text in STORE.values():
+            group.locator(".examples", has_text=text).wait_for()
+        page.locator("#missed-groups", has_text=XSS).wait_for()
+        assert page.locator("#missed-groups img").count() == 0
+        _shot(page, "editor-missed.png")
+
+        group.locator("input.new-id").fill("physical-store")
+        group.locator("input.new-topic").fill("company")
+        group.locator("button.to-entry").click()
+        page.locator("#entry-id").wait_for()
+        assert page.locator("#entry-id").input_value() == "physical-store"
+        for loc, answer in STORE_ANSWERS.items():
+            page.locator(f"#tab-{loc}").click()
+            assert page.locator(f"#questions-{loc}").input_value() != ""
+            page.locator(f"#answer-{loc}").fill(answer)
+        page.locator("#save").click()
+        page.locator("#entry-version", has_text="version 2").wait_for()
+        page.locator("#publish").click()
+        page.locator("#entry-status", has_text="Published").wait_for()
+
+        page.locator("#nav-completeness").click()
+        cell = page.locator('#grid td[data-entry="physical-store"][data-locale="de"]')
+        assert cell.get_attribute("data-state") == "missing"
+        _shot(page, "editor-completeness.png")
+    finally:
+        ctx.close()
+
+    for locale, text in STORE.items():
+        answer = STORE_ANSWERS[locale[:2]]
+        assert answer in _ask_widget(browser, server, locale, text, dialogs, expect=answer[:20])
+    assert dialogs.seen == []
