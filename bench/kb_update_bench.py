@@ -121,7 +121,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def ms(v: float) -> str:
-    return f"{v * 1000:.0f} ms" if v < 10 else f"{v:.1f} s"
+    return f"{v * 1000:.0f} ms" if v < 1 else f"{v:.1f} s"
 
 
 class Shoppers:
@@ -176,10 +176,10 @@ def shopper_questions() -> list[tuple[str, str]]:
 def edited_entry(i: int, base: Entry | None) -> Entry:
     """A realistic editor change: a new entry (en + es, 12 real questions) or an existing one plus a question."""
     if base is None:
-        return Entry(id=f"bench-new-{i}", topic="bench", locales={
-            "en": LocaleContent(f"Bench answer {i}.", [f"bench question {i} number {j} about gift cards" for j in range(6)]),
-            "es": LocaleContent(f"Respuesta {i}.", [f"pregunta {i} número {j} sobre tarjetas regalo" for j in range(6)]),
-        })
+        en = [f"bench question {i} number {j} about gift cards" for j in range(6)]
+        es = [f"pregunta {i} número {j} sobre tarjetas regalo" for j in range(6)]
+        locales = {"en": LocaleContent(f"Bench answer {i}.", en), "es": LocaleContent(f"Respuesta {i}.", es)}
+        return Entry(id=f"bench-new-{i}", topic="bench", locales=locales)
     locales = {loc: LocaleContent(c.answer, list(c.questions)) for loc, c in base.locales.items()}
     first = next(iter(locales))
     locales[first].questions.append(f"one more way to ask {base.id} ({i})")

@@ -20,6 +20,7 @@ import ipaddress
 import json
 import logging
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -199,12 +200,12 @@ def main(argv: list[str] | None = None) -> int:
     levels = [int(x) for x in args.levels.split(",") if x.strip()]
     if any(n < 1 or n > args.max_clients for n in levels):
         raise SystemExit(f"levels must be between 1 and {args.max_clients}")
-    proc = None
+    proc, data_dir = None, None
     if args.spawn:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        proc, _data = spawn_server(port)
+        proc, data_dir = spawn_server(port)
         args.url = f"ws://127.0.0.1:{port}"
     args.url = args.url.rstrip("/")
     require_loopback(args.url)
@@ -229,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if data_dir is not None:
+            shutil.rmtree(data_dir, ignore_errors=True)
     return 0
 
 

@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bot.auth.cli import add_create_user_parser
 from bot.knowledge import KnowledgeBaseError, files
+from bot.serve import add_serve_parser
 from bot.settings import Settings
 
 log = logging.getLogger("borderless")
@@ -89,8 +91,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(format_table(tallies))
     if args.errors:
         for case, d in tallies["all"].errors[: args.errors]:
-            print(f"- [{case.lang}] {case.text!r}: want {case.faq_id or case.expect}, "
-                  f"got {d.action}/{d.faq_id} ({d.reason} {d.confidence:.3f})")
+            print(
+                f"- [{case.lang}] {case.text!r}: want {case.faq_id or case.expect}, "
+                f"got {d.action}/{d.faq_id} ({d.reason} {d.confidence:.3f})"
+            )
     return 0
 
 
@@ -105,8 +109,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         artifact.unlink()  # force a retrain rather than reusing a fingerprint match
     started = time.perf_counter()
     engine = build_engine(settings)
-    print(f"trained on {len(list(engine.kb.variants()))} variants + intent examples in "
-          f"{time.perf_counter() - started:.1f}s -> {artifact}")
+    print(
+        f"trained on {len(list(engine.kb.variants()))} variants + intent examples in "
+        f"{time.perf_counter() - started:.1f}s -> {artifact}"
+    )
     return 0
 
 
@@ -163,19 +169,17 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--into", default="knowledge_base")
     imp.set_defaults(func=cmd_kb_import)
 
-    for module, adder in (("bot.serve", "add_serve_parser"), ("bot.auth.cli", "add_user_parser")):
-        try:
-            mod = __import__(module, fromlist=[adder])
-        except ImportError:
-            continue
-        getattr(mod, adder)(sub)
+    add_serve_parser(sub)
+    add_create_user_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         return int(args.func(args) or 0)
     except KnowledgeBaseError as exc:

@@ -89,15 +89,17 @@ def load_cases(path: Path) -> list[Case]:
             continue
         try:
             d = json.loads(line)
-            cases.append(Case(d["text"], d["lang"], d.get("intent", "faq_question"), d.get("faq_id"),
-                              d.get("expect", "answer")))
+            cases.append(
+                Case(d["text"], d["lang"], d.get("intent", "faq_question"), d.get("faq_id"), d.get("expect", "answer"))
+            )
         except (json.JSONDecodeError, KeyError) as exc:
             raise ValueError(f"{path}: line {n}: {exc}") from None
     return cases
 
 
-def evaluate(engine: AnswerEngine, cases: Iterable[Case], progress: bool = True,
-             use_hint: bool = False) -> dict[str, Tally]:
+def evaluate(
+    engine: AnswerEngine, cases: Iterable[Case], progress: bool = True, use_hint: bool = False
+) -> dict[str, Tally]:
     """Run every case as the first message of its own conversation; tallies per language and ``all``."""
     cases = list(cases)
     if progress:

@@ -17,12 +17,12 @@ if str(REPO) not in sys.path:
 if str(REPO / "tests") not in sys.path:
     sys.path.insert(0, str(REPO / "tests"))
 
+from chat_support import make_settings  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 from bot.app import create_app  # noqa: E402
 from bot.auth.service import DEMO_PASSWORD  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from chat_support import make_settings  # noqa: E402
 
 ROLES_USERS = {"admin": "admin", "editor": "editor", "agent": "ana"}
 

@@ -25,8 +25,14 @@ REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(os.environ.get("BORDERLESS_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = REPO / "docs" / "screenshots"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 ADMIN_PASSWORD = "admin-e2e-password"
 AGENT = {"username": "ana", "password": "ana-e2e-password", "name": "Ana", "languages": ["es", "en"]}
@@ -68,36 +74,70 @@ def _http(method: str, url: str, body: dict | None = None, token: str | None = N
 def _serve_command(port: int, data_dir: Path) -> list[str]:
     """``borderless serve`` when the backend ships it, else uvicorn on the app factory (same settings via env)."""
     if importlib.util.find_spec("bot.serve") is not None:
-        helped = subprocess.run([sys.executable, "-m", "bot.cli", "serve", "--help"], cwd=REPO,
-                                capture_output=True, text=True, timeout=60)
+        helped = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "serve", "--help"], cwd=REPO, capture_output=True, text=True, timeout=60
+        )
         if helped.returncode == 0 and "--port" in helped.stdout:
             cmd = [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
             if "--data-dir" in helped.stdout:
                 cmd += ["--data-dir", str(data_dir)]
             return cmd
-    return [sys.executable, "-m", "uvicorn", "bot.app:create_app", "--factory", "--host", "127.0.0.1",
-            "--port", str(port), "--log-level", "warning"]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bot.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
 
 
 def _create_agent(base: str, env: dict[str, str], agent: dict) -> None:
     """Through ``borderless create-user`` when available, else the admin API (admin from the bootstrap env var)."""
     if importlib.util.find_spec("bot.auth.cli") is not None:
-        helptext = subprocess.run([sys.executable, "-m", "bot.cli", "create-user", "--help"], cwd=REPO, env=env,
-                                  capture_output=True, text=True, timeout=60).stdout
+        helptext = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "create-user", "--help"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
         if "--languages" in helptext:
-            cmd = [sys.executable, "-m", "bot.cli", "create-user", agent["username"], "--role", "agent",
-                   "--languages", ",".join(agent["languages"])]
+            cmd = [
+                sys.executable,
+                "-m",
+                "bot.cli",
+                "create-user",
+                agent["username"],
+                "--role",
+                "agent",
+                "--languages",
+                ",".join(agent["languages"]),
+            ]
             if "--name" in helptext:
                 cmd += ["--name", agent["name"]]
             if "--data-dir" in helptext:
                 cmd += ["--data-dir", env["BORDERLESS_DATA_DIR"]]
             if "--password-stdin" in helptext:
                 cmd += ["--password-stdin"]
-                done = subprocess.run(cmd, cwd=REPO, env=env, input=agent["password"] + "\n", capture_output=True,
-                                      text=True, timeout=60)
+                done = subprocess.run(
+                    cmd, cwd=REPO, env=env, input=agent["password"] + "\n", capture_output=True, text=True, timeout=60
+                )
             elif "--password" in helptext:
-                done = subprocess.run(cmd + ["--password", agent["password"]], cwd=REPO, env=env,
-                                      capture_output=True, text=True, timeout=60)
+                done = subprocess.run(
+                    cmd + ["--password", agent["password"]],
+                    cwd=REPO,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                )
             else:
                 done = None
             if done is not None and done.returncode == 0:
@@ -111,11 +151,17 @@ def _create_agent(base: str, env: dict[str, str], agent: dict) -> None:
 
 
 def _env(data_dir: Path) -> dict[str, str]:
-    return {**os.environ, "BORDERLESS_DATA_DIR": str(data_dir), "BORDERLESS_ADMIN_PASSWORD": ADMIN_PASSWORD,
-            "BORDERLESS_SUPPORT_HOURS": "", "BORDERLESS_DEMO": "false", "PYTHONUNBUFFERED": "1",
-            # Only an open console keeps an agent "online" (its socket refreshes presence every second): the admin
-            # that created the agents through the API must not count as online when the email test runs.
-            "BORDERLESS_AGENT_PRESENCE_SECONDS": "3"}
+    return {
+        **os.environ,
+        "BORDERLESS_DATA_DIR": str(data_dir),
+        "BORDERLESS_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "BORDERLESS_SUPPORT_HOURS": "",
+        "BORDERLESS_DEMO": "false",
+        "PYTHONUNBUFFERED": "1",
+        # Only an open console keeps an agent "online" (its socket refreshes presence every second): the admin
+        # that created the agents through the API must not count as online when the email test runs.
+        "BORDERLESS_AGENT_PRESENCE_SECONDS": "3",
+    }
 
 
 def _start_server(data_dir: Path, port: int) -> subprocess.Popen:
@@ -123,8 +169,9 @@ def _start_server(data_dir: Path, port: int) -> subprocess.Popen:
     base = f"http://127.0.0.1:{port}"
     log_path = data_dir / "server.log"
     with open(log_path, "a") as log:
-        proc = subprocess.Popen(_serve_command(port, data_dir), cwd=REPO, env=_env(data_dir), stdout=log,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            _serve_command(port, data_dir), cwd=REPO, env=_env(data_dir), stdout=log, stderr=subprocess.STDOUT
+        )
     deadline = time.monotonic() + 180
     while True:
         if proc.poll() is not None:
@@ -244,7 +291,7 @@ def test_shopper_to_agent_and_back(server: str, browser) -> None:  # noqa: ANN00
         _say(shop, "¿dónde está mi pedido?")
         answer = shop.locator(f"{W} .row.bot .bubble").first
         answer.wait_for()
-        assert "seguimiento" in answer.inner_text()                         # the Spanish answer
+        assert "seguimiento" in answer.inner_text()  # the Spanish answer
         assert shop.locator(f"{W} .title").inner_text() == "Atención al cliente"  # UI strings from welcome.ui
         assert shop.locator(f"{W} [role=log][aria-live=polite]").count() == 1
         assert shop.locator(f"{W} .root").get_attribute("dir") == "ltr"
@@ -333,11 +380,12 @@ def test_arabic_widget_is_rtl_and_keyboard_operable(server: str, browser) -> Non
         launcher = page.locator(f"{W} button.launcher")
         launcher.wait_for()
         launcher.focus()
-        page.keyboard.press("Enter")                                       # open with the keyboard
+        page.keyboard.press("Enter")  # open with the keyboard
         box = page.locator(f"{W} textarea")
         box.wait_for()
         page.wait_for_function(
-            "() => document.querySelector('#borderless-widget').shadowRoot.activeElement?.tagName === 'TEXTAREA'")
+            "() => document.querySelector('#borderless-widget').shadowRoot.activeElement?.tagName === 'TEXTAREA'"
+        )
         page.keyboard.type("وين طلبي؟")
         page.keyboard.press("Enter")
         page.locator(f"{W} .row.bot .bubble").first.wait_for()
@@ -349,11 +397,12 @@ def test_arabic_widget_is_rtl_and_keyboard_operable(server: str, browser) -> Non
         assert page.locator(f"{W} textarea").get_attribute("placeholder") == "اكتب رسالتك…"
         page.wait_for_timeout(300)
         _shot(page, "widget-ar-rtl.png")
-        page.keyboard.press("Escape")                                      # close; focus back on the launcher
+        page.keyboard.press("Escape")  # close; focus back on the launcher
         assert page.locator(f"{W} .panel").is_hidden()
         assert launcher.get_attribute("aria-expanded") == "false"
         page.wait_for_function(
-            "() => document.querySelector('#borderless-widget').shadowRoot.activeElement?.classList.contains('launcher')")
+            "() => document.querySelector('#borderless-widget').shadowRoot.activeElement?.classList.contains('launcher')"
+        )
     finally:
         ctx.close()
 
@@ -371,13 +420,14 @@ def test_claim_race_shows_taken_by_someone_else(server: str, browser) -> None:  
         item.wait_for()
         conv_id = item.get_attribute("data-id")
         # Another agent wins the race through the API.
-        status, login = _http("POST", f"{server}/api/auth/login",
-                              {"username": AGENT2["username"], "password": AGENT2["password"]})
+        status, login = _http(
+            "POST", f"{server}/api/auth/login", {"username": AGENT2["username"], "password": AGENT2["password"]}
+        )
         assert status == 200
         status, _ = _http("POST", f"{server}/api/conversations/{conv_id}/claim", token=login["token"])  # type: ignore[index]
         assert status == 200
         btn = console.locator(f'#queue .queue-item[data-id="{conv_id}"] button.claim')
-        if btn.count():                                                    # the live queue may already have dropped it
+        if btn.count():  # the live queue may already have dropped it
             try:
                 btn.click(timeout=2000)
                 console.locator("#toast", has_text="Taken by someone else").wait_for()
@@ -475,7 +525,7 @@ def test_reconnects_with_backoff_and_flushes_the_outbox(browser, tmp_path: Path)
         page.locator(f"{W} .row.shopper:not(.pending) .bubble", has_text="Canadá").wait_for(timeout=60_000)
         page.wait_for_function("() => JSON.parse(localStorage.getItem('borderless:demo:outbox')).length === 0")
         page.locator(f"{W} .banner").wait_for(state="hidden")
-        page.locator(f"{W} .row.bot").nth(1).wait_for(timeout=30_000)     # the bot answers the queued message
+        page.locator(f"{W} .row.bot").nth(1).wait_for(timeout=30_000)  # the bot answers the queued message
         assert page.locator(f"{W} .row.shopper .bubble", has_text="Canadá").count() == 1
         assert page.locator(f"{W} .row.bot").count() == 2
     finally:

@@ -19,8 +19,14 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(os.environ.get("BORDERLESS_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} missing: apt-get install -y chromium"),
@@ -82,15 +88,37 @@ class FakeServer:
 
 
 def msg(seq: int, role: str, text: str, **extra) -> dict:  # noqa: ANN003
-    base = {"id": f"m{seq}", "seq": seq, "role": role, "text": text, "lang": "fr", "created_at": "2025-01-01T10:00:00Z",
-            "client_id": None, "action": None, "faq_id": None, "suggestions": [], "code": None, "agent_name": None}
+    base = {
+        "id": f"m{seq}",
+        "seq": seq,
+        "role": role,
+        "text": text,
+        "lang": "fr",
+        "created_at": "2025-01-01T10:00:00Z",
+        "client_id": None,
+        "action": None,
+        "faq_id": None,
+        "suggestions": [],
+        "code": None,
+        "agent_name": None,
+    }
     base.update(extra)
     return base
 
 
 def welcome(conv: str = "c1", token: str = "tok", state: str = "bot", lang: str = "fr", messages=(), **extra) -> dict:  # noqa: ANN001, ANN003
-    return {"type": "welcome", "conversation_id": conv, "token": token, "state": state, "lang": lang,
-            "agent_name": None, "reason": None, "ui": ui(lang), "messages": list(messages), **extra}
+    return {
+        "type": "welcome",
+        "conversation_id": conv,
+        "token": token,
+        "state": state,
+        "lang": lang,
+        "agent_name": None,
+        "reason": None,
+        "ui": ui(lang),
+        "messages": list(messages),
+        **extra,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -111,8 +139,10 @@ def shop(browser):  # noqa: ANN001, ANN201
     dialogs: list[str] = []
     server = FakeServer()
     ctx.route("http://shop.test/**", lambda route: route.fulfill(body=STORE_PAGE, content_type="text/html"))
-    ctx.route("http://chat.test/widget/borderless.js",
-              lambda route: route.fulfill(body=widget_js, content_type="application/javascript"))
+    ctx.route(
+        "http://chat.test/widget/borderless.js",
+        lambda route: route.fulfill(body=widget_js, content_type="application/javascript"),
+    )
     ctx.route_web_socket("ws://chat.test/ws/shopper", server.handler)
     page = ctx.new_page()
     page.set_default_timeout(10_000)
@@ -130,14 +160,20 @@ def open_widget(page) -> None:  # noqa: ANN001
 def test_hello_message_clarify_typing_and_rating(shop) -> None:  # noqa: ANN001
     page, server, dialogs = shop
     launcher = page.locator(f"{W} button.launcher")
-    assert launcher.get_attribute("aria-label") == "Open chat"           # English defaults before the welcome
-    assert server.sockets == []                                          # new visitors connect on first open
+    assert launcher.get_attribute("aria-label") == "Open chat"  # English defaults before the welcome
+    assert server.sockets == []  # new visitors connect on first open
     open_widget(page)
     hello = server.next(page, "hello")
-    assert hello == {"type": "hello", "store_key": "demo", "conversation_id": None, "token": None,
-                     "locale": "fr-FR", "last_seq": 0}
+    assert hello == {
+        "type": "hello",
+        "store_key": "demo",
+        "conversation_id": None,
+        "token": None,
+        "locale": "fr-FR",
+        "last_seq": 0,
+    }
     server.send(welcome())
-    page.locator(f"{W} .title", has_text="Service client").wait_for()    # the server's ui strings
+    page.locator(f"{W} .title", has_text="Service client").wait_for()  # the server's ui strings
     assert launcher.get_attribute("aria-label") == "Fermer le chat"
     assert page.locator(f"{W} textarea").get_attribute("placeholder") == ui("fr")["placeholder"]
     assert page.locator(f"{W} [role=log]").get_attribute("aria-live") == "polite"
@@ -147,27 +183,50 @@ def test_hello_message_clarify_typing_and_rating(shop) -> None:  # noqa: ANN001
     sent = server.next(page, "message")
     assert sent["text"] == "livraison ?" and UUID.match(sent["client_id"]) and "faq_id" not in sent
     page.locator(f"{W} .row.shopper.pending").wait_for()
-    server.send({"type": "ack", "client_id": sent["client_id"],
-                 "message": msg(1, "shopper", "livraison ?", client_id=sent["client_id"])})
+    server.send(
+        {
+            "type": "ack",
+            "client_id": sent["client_id"],
+            "message": msg(1, "shopper", "livraison ?", client_id=sent["client_id"]),
+        }
+    )
     page.locator(f"{W} .row.shopper.pending").wait_for(state="detached")
     server.send({"type": "typing", "role": "bot"})
     page.locator(f"{W} .typing").wait_for()
     hostile = "<img src=x onerror=alert(1)>"
-    server.send({"type": "message", "message": msg(2, "bot", "Vous voulez dire :", action="clarify", suggestions=[
-        {"faq_id": "shipping-times", "question": "Quels sont les délais de livraison ?"},
-        {"faq_id": "shipping-costs", "question": hostile}])})
+    server.send(
+        {
+            "type": "message",
+            "message": msg(
+                2,
+                "bot",
+                "Vous voulez dire :",
+                action="clarify",
+                suggestions=[
+                    {"faq_id": "shipping-times", "question": "Quels sont les délais de livraison ?"},
+                    {"faq_id": "shipping-costs", "question": hostile},
+                ],
+            ),
+        }
+    )
     page.locator(f"{W} .typing").wait_for(state="hidden")
     buttons = page.locator(f"{W} .sugg button")
     assert buttons.count() == 2
-    assert buttons.nth(1).inner_text() == hostile                        # text, not markup
+    assert buttons.nth(1).inner_text() == hostile  # text, not markup
     buttons.first.click()
     picked = server.next(page, "message")
     assert picked["faq_id"] == "shipping-times" and picked["text"] == "Quels sont les délais de livraison ?"
-    assert buttons.first.is_disabled()                                   # one pick per clarify
-    server.send({"type": "ack", "client_id": picked["client_id"],
-                 "message": msg(3, "shopper", picked["text"], client_id=picked["client_id"])})
-    server.send({"type": "message", "message": msg(4, "bot", "3 à 5 jours ouvrés.", action="answer",
-                                                   faq_id="shipping-times")})
+    assert buttons.first.is_disabled()  # one pick per clarify
+    server.send(
+        {
+            "type": "ack",
+            "client_id": picked["client_id"],
+            "message": msg(3, "shopper", picked["text"], client_id=picked["client_id"]),
+        }
+    )
+    server.send(
+        {"type": "message", "message": msg(4, "bot", "3 à 5 jours ouvrés.", action="answer", faq_id="shipping-times")}
+    )
     page.locator(f"{W} .card p", has_text=ui("fr")["rate_prompt"]).wait_for()
     page.locator(f"{W} .stars button").nth(3).click()
     assert server.next(page, "rating") == {"type": "rating", "score": 4}
@@ -193,8 +252,12 @@ def test_agent_states_system_messages_and_resolve(shop) -> None:  # noqa: ANN001
     row.wait_for()
     assert row.locator(".who").inner_text() == "Ana"
     assert row.locator(".bubble").inner_text() == "Bonjour ! <b>gras</b>"
-    server.send({"type": "message", "message": msg(3, "system", ui("fr")["conversation_resolved"],
-                                                   code="conversation_resolved")})
+    server.send(
+        {
+            "type": "message",
+            "message": msg(3, "system", ui("fr")["conversation_resolved"], code="conversation_resolved"),
+        }
+    )
     server.send({"type": "state", "state": "closed", "agent_name": None, "reason": None})
     page.locator(f"{W} .card p", has_text=ui("fr")["rating_prompt"]).wait_for()
     page.locator(f"{W} .stars button").nth(4).click()
@@ -209,8 +272,9 @@ def test_no_agent_shows_email_form(shop) -> None:  # noqa: ANN001
     email = page.locator(f"{W} input[type=email]")
     assert email.is_hidden()
     server.send({"type": "message", "message": msg(1, "system", ui("fr")["outside_hours"], code="outside_hours")})
-    server.send({"type": "message", "message": msg(2, "system", ui("fr")["leave_email_prompt"],
-                                                   code="leave_email_prompt")})
+    server.send(
+        {"type": "message", "message": msg(2, "system", ui("fr")["leave_email_prompt"], code="leave_email_prompt")}
+    )
     server.send({"type": "state", "state": "queued", "agent_name": None, "reason": "outside_hours"})
     email.wait_for()
     assert email.get_attribute("aria-label") == ui("fr")["email_placeholder"]
@@ -227,13 +291,20 @@ def test_resume_after_reload_sends_last_seq_and_dedupes(shop) -> None:  # noqa: 
     server.send(welcome(messages=[msg(1, "shopper", "bonjour", client_id="a"), msg(2, "bot", "Bonjour !")]))
     page.locator(f"{W} .row.bot").wait_for()
 
-    server.on_hello = lambda ws, hello: ws.send(json.dumps(welcome(messages=[
-        msg(2, "bot", "Bonjour !"),                                       # already seen: must not show twice
-        msg(3, "agent", "Je suis là.", agent_name="Ana")])))
+    server.on_hello = lambda ws, hello: ws.send(
+        json.dumps(
+            welcome(
+                messages=[
+                    msg(2, "bot", "Bonjour !"),  # already seen: must not show twice
+                    msg(3, "agent", "Je suis là.", agent_name="Ana"),
+                ]
+            )
+        )
+    )
     page.reload()
     hello = server.next(page, "hello")
     assert hello["conversation_id"] == "c1" and hello["token"] == "tok" and hello["last_seq"] == 2
-    page.locator(f"{W} .panel").wait_for()                                # stays open across reloads
+    page.locator(f"{W} .panel").wait_for()  # stays open across reloads
     page.locator(f"{W} .row.agent").wait_for()
     texts = page.locator(f"{W} .log .bubble").all_inner_texts()
     assert texts == ["bonjour", "Bonjour !", "Je suis là."]
@@ -247,15 +318,20 @@ def test_outbox_resent_with_same_client_id_after_reconnect(shop) -> None:  # noq
     page.locator(f"{W} textarea").fill("toujours là ?")
     page.locator(f"{W} textarea").press("Enter")
     first = server.next(page, "message")
-    server.ws.close(code=1012, reason="restart")                          # dropped before the ack
+    server.ws.close(code=1012, reason="restart")  # dropped before the ack
     page.locator(f"{W} .banner").wait_for()
     hello = server.next(page, "hello", timeout=15)
     assert hello["conversation_id"] == "c1" and hello["last_seq"] == 0
     server.send(welcome())
     again = server.next(page, "message")
     assert again["client_id"] == first["client_id"] and again["text"] == "toujours là ?"
-    server.send({"type": "ack", "client_id": again["client_id"],
-                 "message": msg(1, "shopper", "toujours là ?", client_id=again["client_id"])})
+    server.send(
+        {
+            "type": "ack",
+            "client_id": again["client_id"],
+            "message": msg(1, "shopper", "toujours là ?", client_id=again["client_id"]),
+        }
+    )
     page.locator(f"{W} .row.shopper.pending").wait_for(state="detached")
     assert page.locator(f"{W} .row.shopper").count() == 1
     assert page.evaluate("() => localStorage.getItem('borderless:demo:outbox')") == "[]"
@@ -282,7 +358,9 @@ def test_unauthorized_resume_starts_a_new_conversation(shop) -> None:  # noqa: A
     assert first["conversation_id"] == "old"
     second = server.next(page, "hello")
     assert second["conversation_id"] is None and second["token"] is None and second["last_seq"] == 0
-    page.wait_for_function("() => JSON.parse(localStorage.getItem('borderless:demo:session'))?.conversation_id === 'new'")
+    page.wait_for_function(
+        "() => JSON.parse(localStorage.getItem('borderless:demo:session'))?.conversation_id === 'new'"
+    )
     open_widget(page)
     assert page.locator(f"{W} .log .bubble", has_text="ancien").count() == 0
 
@@ -310,4 +388,7 @@ def test_escape_closes_and_returns_focus(shop) -> None:  # noqa: ANN001
     page.locator(f"{W} .root[dir=rtl][lang=ar]").wait_for(state="attached")
     page.keyboard.press("Escape")
     page.locator(f"{W} .panel").wait_for(state="hidden")
-    assert page.evaluate("() => document.querySelector('#borderless-widget').shadowRoot.activeElement.className") == "launcher"
+    assert (
+        page.evaluate("() => document.querySelector('#borderless-widget').shadowRoot.activeElement.className")
+        == "launcher"
+    )

@@ -9,16 +9,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
-
+from chat_support import database_url_for
 from editor_support import client_for, editor_settings, entry_body, if_match, token
+from fastapi.testclient import TestClient
 
 from bot.nlu.base import Decision
 
 
-@pytest.fixture()
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    yield from client_for(editor_settings(tmp_path))
+@pytest.fixture(params=["sqlite", "postgresql"])
+def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClient]:
+    """The editor over SQLite and over PostgreSQL (Debian's binaries in a temp dir; skipped without them)."""
+    yield from client_for(editor_settings(tmp_path, database_url=database_url_for(request.param, tmp_path)))
 
 
 @pytest.fixture()
@@ -140,6 +141,19 @@ def test_create_edit_publish_history_restore_delete(client: TestClient, ed: dict
     assert back["deleted"] is False and back["status"] == "draft" and back["locales"]["fr"]["answer"] == "Oui."
     assert client.get("/api/editor/entries/gift-cards/versions", headers=ed).json()[0]["changes"][:2] == [
         "restored version 3", "undeleted"]
+
+
+def test_only_published_entries_reach_the_engine(client: TestClient, ed: dict[str, str]) -> None:
+    from bot.editor import service
+
+    _create(client, ed)  # a draft
+    client.post("/api/editor/entries/cancel-order/unpublish", headers={**ed, **if_match(1)}).raise_for_status()
+    client.delete("/api/editor/entries/damaged-item", headers={**ed, **if_match(1)}).raise_for_status()
+    with client.app.state.db.session() as session:
+        kb, revision = service.published_kb(session)
+        changes, now = service.changes_since(session, 1)
+    assert len(kb.entries) == 18 and not {"gift-cards", "cancel-order", "damaged-item"} & set(kb.entries)
+    assert changes == {"cancel-order": None, "damaged-item": None} and now == revision == 3
 
 
 def test_publish_refuses_incomplete_entries(client: TestClient, ed: dict[str, str]) -> None:

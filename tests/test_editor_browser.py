@@ -19,11 +19,10 @@ from typing import Any
 
 import httpx
 import pytest
-
+from chat_support import LiveServer
 from editor_support import REPO, editor_settings, private_models_dir
 
 from bot.app import create_app
-from chat_support import LiveServer
 
 CHROMIUM = Path(os.environ.get("BORDERLESS_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from editor_support import REPO  # noqa: F401  (puts the repository on sys.path)
 
 from bot.editor import content as C

@@ -6,7 +6,6 @@ import random
 
 import numpy as np
 import pytest
-
 from editor_support import REPO  # noqa: F401  (puts the repository on sys.path)
 
 from bot.knowledge.models import Variant

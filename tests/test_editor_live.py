@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
-
 from editor_support import client_for, editor_settings, entry_body, if_match, private_models_dir, token
+from fastapi.testclient import TestClient
 
 from bot.editor import live
 from bot.knowledge.models import Entry, LocaleContent

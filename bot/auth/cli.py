@@ -84,4 +84,3 @@ if __name__ == "__main__":
 
 
 #: The name ``bot.cli`` looks up.
-add_user_parser = add_create_user_parser

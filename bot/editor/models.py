@@ -35,7 +35,7 @@ class KbEntry(Base):
     #: {"locales": {locale: {"answer": str, "questions": [str]}}}; a draft may be incomplete.
     content: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     #: {"topic": str, "locales": {...}} as last published, or None.
-    published: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    published: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="draft", index=True)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     #: The ``kb_state.revision`` at which ``published`` (or ``deleted``) last changed; engines follow it.

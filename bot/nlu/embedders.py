@@ -79,7 +79,8 @@ class SentenceTransformerEmbedder:
             raise ValueError("sentence-transformers embedder needs BORDERLESS_EMBEDDER_MODEL (a folder or hub name)")
         self._model = SentenceTransformer(model, device="cpu")
         self.name = f"sentence-transformers:{Path(model).name}"
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
         self._query_prefix, self._passage_prefix = query_prefix, passage_prefix
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
@@ -126,7 +127,7 @@ class CachedEmbedder:
             missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in self._cache}.items())
         if missing:
             batches = range(0, len(missing), 64)
-            if progress:
+            if progress and len(missing) > 512:
                 from tqdm import tqdm
 
                 batches = tqdm(batches, desc=f"embedding ({self.name})", unit="batch")

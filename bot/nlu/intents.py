@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 CLASSIFIERS = Registry("intent classifier")
 FAQ_INTENT = "faq_question"
 FAQ_PREFIX = "faq:"
+#: Training cost grows with the number of classes; past this many entries the classifier
+#: learns one ``faq_question`` class and the vector index alone ranks entries.
+MAX_ENTRY_CLASSES = 400
 
 
 @dataclass
@@ -93,7 +96,7 @@ class LogisticIntentClassifier:
             entries: dict[str, float] = {}
             for cls, p in zip(self.classes, row.tolist(), strict=True):
                 if cls.startswith(FAQ_PREFIX):
-                    entries[cls[len(FAQ_PREFIX):]] = p
+                    entries[cls[len(FAQ_PREFIX) :]] = p
                     intents[FAQ_INTENT] += p
                 else:
                     intents[cls] = p
@@ -102,7 +105,7 @@ class LogisticIntentClassifier:
         return out
 
     def known_entries(self) -> set[str]:
-        return {c[len(FAQ_PREFIX):] for c in self.classes if c.startswith(FAQ_PREFIX)}
+        return {c[len(FAQ_PREFIX) :] for c in self.classes if c.startswith(FAQ_PREFIX)}
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -37,7 +37,14 @@ from bot.knowledge.models import Entry, KnowledgeBase, Variant
 from bot.nlu.base import ConversationContext, Decision, LanguageIdentifier, Suggestion, Translator, Turn
 from bot.nlu.embedders import EMBEDDERS, CachedEmbedder
 from bot.nlu.index import EntryScore, LexicalScorer, VectorIndex, aggregate
-from bot.nlu.intents import FAQ_INTENT, FAQ_PREFIX, IntentPrediction, LogisticIntentClassifier, training_fingerprint
+from bot.nlu.intents import (
+    FAQ_INTENT,
+    FAQ_PREFIX,
+    MAX_ENTRY_CLASSES,
+    IntentPrediction,
+    LogisticIntentClassifier,
+    training_fingerprint,
+)
 from bot.nlu.langid import LANGID, resolve_language
 from bot.nlu.policy import PolicyOutcome, ThresholdPolicy
 from bot.nlu.translate import TRANSLATORS
@@ -106,7 +113,7 @@ class AnswerEngine:
     def kb(self) -> KnowledgeBase:
         return self._state.kb
 
-    def build_state(self, kb: KnowledgeBase, progress: bool = False) -> KnowledgeState:
+    def build_state(self, kb: KnowledgeBase, progress: bool = True) -> KnowledgeState:
         """Embed, index and train for ``kb`` without touching the live state."""
         started = time.perf_counter()
         variants = list(kb.variants())
@@ -115,8 +122,12 @@ class AnswerEngine:
         index.add(variants, vectors)
         classifier = self._train_classifier(variants, vectors)
         lexical = LexicalScorer(variants) if self.settings.hybrid else None
-        log.info("knowledge state built: %d entries, %d variants in %.2fs",
-                 len(kb.published()), len(variants), time.perf_counter() - started)
+        log.info(
+            "knowledge state built: %d entries, %d variants in %.2fs",
+            len(kb.published()),
+            len(variants),
+            time.perf_counter() - started,
+        )
         return KnowledgeState(kb, index, lexical, classifier)
 
     def swap_knowledge(self, kb: KnowledgeBase) -> None:
@@ -173,8 +184,12 @@ class AnswerEngine:
             if self._rebuilds:
                 self._journal.extend((self._generation, faq_id, entry) for faq_id, entry in changes.items())
         self._schedule_retrain()
-        log.info("applied %d entry change(s) in %.3fs (%d variants live)",
-                 len(changes), time.perf_counter() - started, len(state.index))
+        log.info(
+            "applied %d entry change(s) in %.3fs (%d variants live)",
+            len(changes),
+            time.perf_counter() - started,
+            len(state.index),
+        )
 
     def snapshot(self) -> KnowledgeState:
         """The live knowledge state (immutable; keep it to answer several questions consistently)."""
@@ -286,17 +301,25 @@ class AnswerEngine:
             with self._swap_lock:
                 current = self._state
                 self._install(replace(current, classifier=classifier, classifier_fresh=current.kb is state.kb))
-            log.info("intent classifier retrained in the background in %.2fs (%d variants)",
-                     time.perf_counter() - started, len(variants))
+            log.info(
+                "intent classifier retrained in the background in %.2fs (%d variants)",
+                time.perf_counter() - started,
+                len(variants),
+            )
 
     def _train_classifier(self, variants: list[Variant], vectors: np.ndarray) -> LogisticIntentClassifier:
         texts: list[str] = []
         labels: list[str] = []
+        # Only locales the FAQ also covers: otherwise the classifier learns "Latvian => complaint"
+        # for a store whose FAQ is English-only, and hands off every Latvian shopper.
+        faq_locales = {v.locale for v in variants}
         for intent, by_locale in self.intent_examples.items():
-            for examples in by_locale.values():
-                texts.extend(examples)
-                labels.extend([intent] * len(examples))
-        labels += [FAQ_PREFIX + v.faq_id for v in variants]
+            for locale, examples in by_locale.items():
+                if locale in faq_locales:
+                    texts.extend(examples)
+                    labels.extend([intent] * len(examples))
+        fine = len({v.faq_id for v in variants}) <= MAX_ENTRY_CLASSES
+        labels += [FAQ_PREFIX + v.faq_id if fine else FAQ_INTENT for v in variants]
         fingerprint = training_fingerprint(texts + [v.question for v in variants], labels, self.embedder.name)
         artifact = self.settings.models_dir / "intent-classifier.npz"
         if artifact.exists():
@@ -310,10 +333,15 @@ class AnswerEngine:
             return self._fit_classifier(texts, labels, variants, vectors, fingerprint, artifact)
 
     def _fit_classifier(
-        self, texts: list[str], labels: list[str], variants: list[Variant], vectors: np.ndarray, fingerprint: str,
+        self,
+        texts: list[str],
+        labels: list[str],
+        variants: list[Variant],
+        vectors: np.ndarray,
+        fingerprint: str,
         artifact: Path,
     ) -> LogisticIntentClassifier:
-        X = np.concatenate([self.embedder.embed_passages(texts), vectors]) if texts else vectors
+        X = np.concatenate([self.embedder.embed_passages(texts, progress=True), vectors]) if texts else vectors
         clf = LogisticIntentClassifier().fit(X, labels)
         clf.fingerprint = fingerprint
         try:
@@ -371,7 +399,12 @@ class AnswerEngine:
         return sorted(entries, key=lambda e: -e.score)
 
     def _compose(
-        self, state: KnowledgeState, outcome: PolicyOutcome, intent: str, intent_conf: float, lang: str,
+        self,
+        state: KnowledgeState,
+        outcome: PolicyOutcome,
+        intent: str,
+        intent_conf: float,
+        lang: str,
         entries: list[EntryScore],
     ) -> Decision:
         reply_lang = lang
@@ -396,8 +429,10 @@ class AnswerEngine:
             suggestions=suggestions,
             reply_lang=reply_lang,
             intent_confidence=intent_conf,
-            candidates=[{"faq_id": e.faq_id, "score": round(e.score, 4), "similarity": round(e.similarity, 4)}
-                        for e in entries[:3]],
+            candidates=[
+                {"faq_id": e.faq_id, "score": round(e.score, 4), "similarity": round(e.similarity, 4)}
+                for e in entries[:3]
+            ],
         )
 
     def _say(self, key: str, lang: str) -> str:

@@ -47,7 +47,9 @@ class ThresholdPolicy:
     intent_threshold: float = 0.5
     max_unresolved_turns: int = 2
 
-    def decide(self, intent: IntentPrediction, entries: list[EntryScore], context: ConversationContext) -> PolicyOutcome:
+    def decide(
+        self, intent: IntentPrediction, entries: list[EntryScore], context: ConversationContext
+    ) -> PolicyOutcome:
         if intent.intent != "faq_question" and intent.confidence >= self.intent_threshold:
             if intent.intent in SMALL_TALK_INTENTS:
                 return PolicyOutcome("answer", intent.intent, intent.confidence)
@@ -62,5 +64,9 @@ class ThresholdPolicy:
         if context.unresolved_streak + 1 >= self.max_unresolved_turns:
             return PolicyOutcome("handoff", "repeated_unresolved", top)
         options = [e for e in entries[:3] if e.score >= self.clarify_threshold / 2] or entries[:2]
-        return PolicyOutcome("clarify", "close_candidates" if len(options) > 1 else "uncertain_match", top,
-                             suggestions=options[:3] if len(options) > 1 else entries[:2])
+        return PolicyOutcome(
+            "clarify",
+            "close_candidates" if len(options) > 1 else "uncertain_match",
+            top,
+            suggestions=options[:3] if len(options) > 1 else entries[:2],
+        )

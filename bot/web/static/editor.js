@@ -507,7 +507,7 @@
     const addForm = h("form", "row");
     const target = h("input", "mono add-target"); target.placeholder = "existing-entry-id"; target.maxLength = 80;
     target.setAttribute("aria-label", "Existing entry id");
-    if (g.suggested_entry) target.value = g.suggested_entry.id;
+    if (g.suggested_entry && g.suggested_entry.score >= 0.9) target.value = g.suggested_entry.id;  // only when close
     const addBtn = h("button", "btn small to-variants", "Add as questions of this entry"); addBtn.type = "submit";
     addForm.append(target, addBtn);
     if (g.suggested_entry) addForm.append(h("span", "muted small", `closest: ${g.suggested_entry.id} (${Math.round(g.suggested_entry.score * 100)}%)`));
