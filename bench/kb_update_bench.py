@@ -189,7 +189,7 @@ def edited_entry(i: int, base: Entry | None) -> Entry:
 def run_size(size: int, args: argparse.Namespace, starter: KnowledgeBase, intent_examples: dict, inner: Any,
              questions: list[tuple[str, str]]) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=f"kb-bench-{size}-"))
-    settings = Settings(_env_file=None, models_dir=work, hybrid=False)
+    settings = Settings(_env_file=None, models_dir=work)
     embedder = CachedEmbedder(BulkEmbedder(inner), work / "cache")
     kb = synthetic_kb(size, starter)
     variants = list(kb.variants())

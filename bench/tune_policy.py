@@ -39,7 +39,7 @@ def main() -> None:
     for case in tqdm(load_cases(Path(args.file)), desc="embedding dev set", unit="msg"):
         query = engine.embedder.embed_queries([case.text])[0]
         intent = state.classifier.predict(query)[0]
-        prepared.append((case, intent, engine._rank(state, case.text, query, intent)))
+        prepared.append((case, intent, engine._rank(state, query, intent)))
 
     grid = itertools.product([0.3, 0.35, 0.4, 0.45, 0.5, 0.6], [0.1, 0.15, 0.2, 0.25, 0.3], [0.4, 0.5, 0.6, 0.7])
     results = []

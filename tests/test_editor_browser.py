@@ -215,3 +215,39 @@ def test_missed_questions_in_three_languages_become_one_group_then_an_answer(ser
         answer = STORE_ANSWERS[locale[:2]]
         assert answer in _ask_widget(browser, server, locale, text, dialogs, expect=answer[:20])
     assert dialogs.seen == []
+
+
+def test_a_conflicting_save_is_reported_and_merged_without_losing_either_edit(server: str, browser: Any) -> None:
+    dialogs = Dialogs()
+    ctx, page = _page(browser, "en-GB", dialogs)
+    try:
+        _login_editor(page, server)
+        page.locator("#entry-list .item", has_text="size-guide").click()
+        page.locator("#entry-id").wait_for()
+        version = int(page.locator("#entry-version").inner_text().split()[-1])
+
+        # Meanwhile another editor (the admin, through the API) changes the Spanish answer.
+        token = httpx.post(f"{server}/api/auth/login", json={"username": "admin", "password": "borderless-demo"},
+                           timeout=10).json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        theirs = httpx.get(f"{server}/api/editor/entries/size-guide", headers=headers, timeout=10).json()
+        theirs["locales"]["es"]["answer"] = "Respuesta nueva del admin."
+        httpx.put(f"{server}/api/editor/entries/size-guide", headers={**headers, "If-Match": f'"{version}"'},
+                  json={"topic": theirs["topic"], "locales": theirs["locales"]}, timeout=10).raise_for_status()
+
+        page.locator("#answer-en").fill("My new English answer.")
+        page.locator("#save").click()
+        page.locator("#conflict", has_text="changed by admin").wait_for()
+        page.locator("#conflict-merge").click()
+        page.locator("#entry-version", has_text=f"version {version + 1}").wait_for()
+        assert page.locator("#answer-en").input_value() == "My new English answer."
+        page.locator("#tab-es").click()
+        assert page.locator("#answer-es").input_value() == "Respuesta nueva del admin."
+        page.locator("#save").click()
+        page.locator("#entry-version", has_text=f"version {version + 2}").wait_for()
+    finally:
+        ctx.close()
+    final = httpx.get(f"{server}/api/editor/entries/size-guide", headers=headers, timeout=10).json()
+    assert final["locales"]["en"]["answer"] == "My new English answer."
+    assert final["locales"]["es"]["answer"] == "Respuesta nueva del admin."
+    assert dialogs.seen == []

@@ -1,4 +1,4 @@
-"""The segmented, copy-on-write vector index and the incremental lexical scorer (no models needed)."""
+"""The segmented, copy-on-write vector index (no models needed)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from editor_support import REPO  # noqa: F401  (puts the repository on sys.path)
 
 from bot.knowledge.models import Variant
-from bot.nlu.index import LexicalScorer, VectorIndex
+from bot.nlu.index import VectorIndex
 
 
 def _unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
@@ -69,16 +69,3 @@ def test_removing_every_row_of_a_segment_and_searching_an_empty_index() -> None:
     assert index.remove_entry("a") == 1 and len(index) == 0 and index.segments == 0
     assert index.search(np.ones(4, dtype=np.float32), 5) == []
     assert index.remove_entry("missing") == 0
-
-
-def test_incremental_lexical_scorer_equals_a_fresh_one() -> None:
-    variants = [Variant("a", "en", "where is my order"), Variant("a", "es", "dónde está mi pedido"),
-                Variant("b", "en", "refund for my order please"), Variant("c", "en", "gift wrapping")]
-    scorer = LexicalScorer(variants)
-    changed = [Variant("b", "en", "money back for my parcel")]
-    derived = scorer.with_entry("b", changed)
-    fresh = LexicalScorer([v for v in variants if v.faq_id != "b"] + changed)
-    for query in ("my order", "parcel money", "donde pedido", "gift"):
-        assert derived.scores(query) == pytest.approx(fresh.scores(query))
-    assert scorer.scores("refund") == {"b": 1.0}  # the original is unchanged
-    assert derived.with_entry("c", []).scores("gift") == {}

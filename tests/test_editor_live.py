@@ -53,10 +53,10 @@ def test_publish_goes_live_without_restart_and_survives_one(setup: tuple[TestCli
     assert preview["draft"]["faq_id"] == "store-visits" and preview["draft"]["action"] == "answer"
     assert preview["draft"]["reply"].startswith("Solo vendemos en línea")
     assert preview["published"]["faq_id"] != "store-visits"
+    unsaved = {"id": "store-visits", "topic": "x",
+               "locales": {"fr": {"answer": "Pas de magasin.", "questions": ["quel est le magasin le plus proche"]}}}
     typed = client.post("/api/editor/preview", headers=ed, json={
-        "text": "quel est le magasin le plus proche", "locale": "fr-FR", "scope": "entry",
-        "entry": {"id": "store-visits", "topic": "x", "locales": {"fr": {"answer": "Pas de magasin.",
-                                                                          "questions": ["quel est le magasin le plus proche"]}}}})
+        "text": "quel est le magasin le plus proche", "locale": "fr-FR", "scope": "entry", "entry": unsaved})
     assert typed.json()["draft"]["reply"] == "Pas de magasin."
 
     started = time.perf_counter()

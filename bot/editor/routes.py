@@ -232,7 +232,7 @@ async def import_entries(
     request: Request,
     live: Live,
     user: Editor,
-    format: Annotated[Literal["csv", "json"] | None, Query(description="default: from Content-Type")] = None,
+    fmt: Annotated[Literal["csv", "json"] | None, Query(alias="format", description="default: Content-Type")] = None,
     publish: Annotated[bool, Query(description="also publish every imported entry")] = False,
 ) -> dict[str, Any]:
     """Import CSV (``id,locale,question,answer[,topic]``) or JSON (``{"entries": [...]}``, as exported).
@@ -241,7 +241,7 @@ async def import_entries(
     nothing is written. Otherwise everything is written in one transaction.
     """
     data = await request.body()
-    fmt = format or ("json" if "json" in (request.headers.get("content-type") or "") else "csv")
+    fmt = fmt or ("json" if "json" in (request.headers.get("content-type") or "") else "csv")
 
     def run() -> dict[str, Any]:
         with _errors():
@@ -259,19 +259,19 @@ async def import_entries(
 def export_entries(
     live: Live,
     _user: Editor,
-    format: Annotated[Literal["csv", "json"], Query()] = "json",
+    fmt: Annotated[Literal["csv", "json"], Query(alias="format")] = "json",
     which: Annotated[Literal["working", "published"], Query()] = "working",
 ) -> Response:
     """Download every entry (working copies, or what shoppers get) as CSV or JSON."""
     with live.db.session() as session:
         entries = service.export_entries(session, which)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    if format == "csv":
+    if fmt == "csv":
         body, media = C.export_csv(entries), "text/csv; charset=utf-8"
     else:
         body, media = C.export_json(entries), "application/json"
     return Response(body, media_type=media,
-                    headers={"Content-Disposition": f'attachment; filename="knowledge-{which}-{stamp}.{format}"'})
+                    headers={"Content-Disposition": f'attachment; filename="knowledge-{which}-{stamp}.{fmt}"'})
 
 
 # ---------------------------------------------------------------------------------------------- missed questions

@@ -1,4 +1,4 @@
-"""The vector index over every question variant of every locale (faiss), with optional lexical scoring.
+"""The vector index over every question variant of every locale (faiss).
 
 Variants of all locales live in one index, so a Latvian question can land on a
 variant written in English. Scores are aggregated per entry (best variant wins).
@@ -13,11 +13,7 @@ segments with many dead rows are rebuilt as they accumulate (amortised, rare).
 
 from __future__ import annotations
 
-import math
-import re
 import threading
-import unicodedata
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -229,86 +225,6 @@ class VectorIndex:
             rest = tuple(s for s in where if s is not old)
             added = tuple(s for s in new if faq_id in s.rows_by_entry and s not in rest)
             self._where[faq_id] = rest + added
-
-
-_TOKEN = re.compile(r"\w+", re.UNICODE)
-
-
-def lexical_tokens(text: str) -> list[str]:
-    """Lowercased, accent-stripped word tokens; CJK runs become character bigrams."""
-    text = unicodedata.normalize("NFKD", text.lower())
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    out: list[str] = []
-    for tok in _TOKEN.findall(text):
-        if any("\u3040" <= c <= "\u9fff" or "\uac00" <= c <= "\ud7af" for c in tok):
-            out.extend(tok[i : i + 2] for i in range(max(1, len(tok) - 1)))
-        else:
-            out.append(tok)
-    return out
-
-
-class LexicalScorer:
-    """BM25 over the same variants, aggregated per entry; used only when ``hybrid`` is on.
-
-    Documents are grouped per entry so :meth:`with_entry` can derive a scorer for one changed
-    entry without re-tokenising the rest (document frequencies are updated, idf is computed
-    per query term).
-    """
-
-    def __init__(self, variants: Sequence[Variant] = (), k1: float = 1.2, b: float = 0.75) -> None:
-        self.k1, self.b = k1, b
-        self._docs: dict[str, tuple[Counter[str], ...]] = {}
-        grouped: dict[str, list[Counter[str]]] = {}
-        for v in variants:
-            grouped.setdefault(v.faq_id, []).append(Counter(lexical_tokens(v.question)))
-        self._df: Counter[str] = Counter()
-        self._n = 0
-        self._total = 0
-        for faq_id, docs in grouped.items():
-            self._put(faq_id, tuple(docs))
-
-    def _put(self, faq_id: str, docs: tuple[Counter[str], ...]) -> None:
-        self._docs[faq_id] = docs
-        for c in docs:
-            self._df.update(c.keys())
-            self._n += 1
-            self._total += sum(c.values())
-
-    def _drop(self, faq_id: str) -> None:
-        for c in self._docs.pop(faq_id, ()):
-            self._df.subtract(c.keys())
-            self._n -= 1
-            self._total -= sum(c.values())
-
-    def with_entry(self, faq_id: str, variants: Sequence[Variant]) -> LexicalScorer:
-        """A new scorer where ``faq_id`` has exactly ``variants`` (none: removed); this one is unchanged."""
-        other = LexicalScorer(k1=self.k1, b=self.b)
-        other._docs, other._df, other._n, other._total = dict(self._docs), Counter(self._df), self._n, self._total
-        other._drop(faq_id)
-        if variants:
-            other._put(faq_id, tuple(Counter(lexical_tokens(v.question)) for v in variants))
-        return other
-
-    def scores(self, text: str) -> dict[str, float]:
-        n = self._n
-        terms = [t for t in lexical_tokens(text) if self._df.get(t, 0) > 0]
-        best: dict[str, float] = {}
-        if not terms:
-            return best
-        idf = {t: math.log(1 + (n - self._df[t] + 0.5) / (self._df[t] + 0.5)) for t in set(terms)}
-        avgdl = self._total / max(1, n)
-        for faq_id, docs in self._docs.items():
-            for counts in docs:
-                dl = sum(counts.values())
-                s = 0.0
-                for t in terms:
-                    f = counts.get(t)
-                    if f:
-                        s += idf[t] * f * (self.k1 + 1) / (f + self.k1 * (1 - self.b + self.b * dl / avgdl))
-                if s > best.get(faq_id, 0.0):
-                    best[faq_id] = s
-        top = max(best.values(), default=0.0)
-        return {k: v / top for k, v in best.items()} if top else best
 
 
 def aggregate(hits: Sequence[Hit]) -> list[EntryScore]:

@@ -5,7 +5,7 @@
                    └► vector index ─► fuse with the ──┘
                                       classifier's entry guess
 
-Knowledge (entries, index, lexical scorer, intent classifier) lives in one immutable
+Knowledge (entries, index, intent classifier) lives in one immutable
 ``KnowledgeState``; a request reads the reference once and uses that snapshot throughout.
 
     swap_knowledge(kb)      full rebuild aside ─► replay entry changes made meanwhile ─► swap
@@ -36,7 +36,7 @@ from bot.knowledge import files
 from bot.knowledge.models import Entry, KnowledgeBase, Variant
 from bot.nlu.base import ConversationContext, Decision, LanguageIdentifier, Suggestion, Translator, Turn
 from bot.nlu.embedders import EMBEDDERS, CachedEmbedder
-from bot.nlu.index import EntryScore, LexicalScorer, VectorIndex, aggregate
+from bot.nlu.index import EntryScore, VectorIndex, aggregate
 from bot.nlu.intents import (
     FAQ_INTENT,
     FAQ_PREFIX,
@@ -52,7 +52,6 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-HYBRID_WEIGHT = 0.1
 #: After an incremental change, retrain the intent classifier once no change came for this long...
 RETRAIN_DEBOUNCE_SECONDS = 0.5
 #: ...but no later than this after the first change of a burst.
@@ -71,7 +70,6 @@ class KnowledgeState:
 
     kb: KnowledgeBase
     index: VectorIndex
-    lexical: LexicalScorer | None
     classifier: LogisticIntentClassifier
     #: False while the classifier was trained on an older knowledge base (a background retrain is due).
     classifier_fresh: bool = True
@@ -121,14 +119,13 @@ class AnswerEngine:
         index = VectorIndex(self.embedder.dim)
         index.add(variants, vectors)
         classifier = self._train_classifier(variants, vectors)
-        lexical = LexicalScorer(variants) if self.settings.hybrid else None
         log.info(
             "knowledge state built: %d entries, %d variants in %.2fs",
             len(kb.published()),
             len(variants),
             time.perf_counter() - started,
         )
-        return KnowledgeState(kb, index, lexical, classifier)
+        return KnowledgeState(kb, index, classifier)
 
     def swap_knowledge(self, kb: KnowledgeBase) -> None:
         """Rebuild aside, then switch atomically (a reference assignment).
@@ -242,7 +239,6 @@ class AnswerEngine:
         """A new state: ``base`` with ``changes`` applied; ``base`` is left untouched (shared segments)."""
         entries = dict(base.kb.entries)
         index = base.index.copy()
-        lexical = base.lexical
         inserted = False
         for faq_id, entry in changes.items():
             if entry is None:
@@ -255,12 +251,10 @@ class AnswerEngine:
                 index.replace_entry(faq_id, variants, self.embedder.embed_passages([v.question for v in variants]))
             else:
                 index.remove_entry(faq_id)
-            if lexical is not None:
-                lexical = lexical.with_entry(faq_id, variants)
         if inserted:  # keep id order, so the classifier's training fingerprint matches a fresh load
             entries = dict(sorted(entries.items()))
         kb = KnowledgeBase(entries=entries, default_locale=base.kb.default_locale)
-        return KnowledgeState(kb, index, lexical, base.classifier, classifier_fresh=False)
+        return KnowledgeState(kb, index, base.classifier, classifier_fresh=False)
 
     def _schedule_retrain(self) -> None:
         """Ask the background trainer to refresh the classifier soon (changes in a burst share one retrain)."""
@@ -371,7 +365,7 @@ class AnswerEngine:
 
         query = self.embedder.embed_queries([text])[0]
         intent = state.classifier.predict(query)[0]
-        entries = self._rank(state, text, query, intent)
+        entries = self._rank(state, query, intent)
         outcome = self.policy.decide(intent, entries, context)
 
         decision = self._compose(state, outcome, intent.intent, intent.confidence, lang, entries)
@@ -379,24 +373,11 @@ class AnswerEngine:
         context.turns.append(Turn(lang=lang, action=decision.action, unresolved=decision.action == "clarify"))
         return decision
 
-    def _rank(self, state: KnowledgeState, text: str, query: np.ndarray, intent: IntentPrediction) -> list[EntryScore]:
-        """Entries as a probability distribution: softmax over the index's best cosine per entry,
-        averaged with the classifier's entry probabilities (renormalised over entries)."""
+    def _rank(self, state: KnowledgeState, query: np.ndarray, intent: IntentPrediction) -> list[EntryScore]:
+        """Entries by probability: the index's best cosine per entry fused with the classifier's guess."""
         entries = aggregate(state.index.search(query, k=40))
-        if not entries:
-            return entries
         sims = np.array([e.similarity for e in entries])
-        if state.lexical is not None:
-            lexical = state.lexical.scores(text)
-            sims = sims + HYBRID_WEIGHT * np.array([lexical.get(e.faq_id, 0.0) for e in entries])
-        index_p = np.exp((sims - sims.max()) / self.settings.fusion_temperature)
-        index_p /= index_p.sum()
-        mass = sum(intent.entries.get(e.faq_id, 0.0) for e in entries)
-        # An entry published after the classifier was trained has no class yet: trust the index alone.
-        w = self.settings.fusion_weight if mass > 0 and all(e.faq_id in intent.entries for e in entries[:1]) else 0.0
-        for e, p in zip(entries, index_p.tolist(), strict=True):
-            e.score = w * (intent.entries.get(e.faq_id, 0.0) / mass if mass else 0.0) + (1 - w) * p
-        return sorted(entries, key=lambda e: -e.score)
+        return fuse(entries, sims, intent, self.settings.fusion_weight, self.settings.fusion_temperature)
 
     def _compose(
         self,
@@ -457,6 +438,24 @@ class AnswerEngine:
     def _question_in(kb: KnowledgeBase, entry: EntryScore, lang: str) -> str:
         content = kb.entries[entry.faq_id].locales.get(lang)
         return content.questions[0] if content else entry.best.question
+
+
+def fuse(
+    entries: list[EntryScore], sims: np.ndarray, intent: IntentPrediction, weight: float, temperature: float
+) -> list[EntryScore]:
+    """Softmax over ``sims`` (one per entry) averaged with the classifier's entry probabilities.
+
+    An entry published after the classifier was trained has no class yet: then the index alone ranks.
+    """
+    if not entries:
+        return entries
+    index_p = np.exp((sims - sims.max()) / temperature)
+    index_p /= index_p.sum()
+    mass = sum(intent.entries.get(e.faq_id, 0.0) for e in entries)
+    w = weight if mass > 0 and entries[0].faq_id in intent.entries else 0.0
+    for e, p in zip(entries, index_p.tolist(), strict=True):
+        e.score = w * (intent.entries.get(e.faq_id, 0.0) / mass if mass else 0.0) + (1 - w) * p
+    return sorted(entries, key=lambda e: -e.score)
 
 
 def build_engine(

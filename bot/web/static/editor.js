@@ -502,6 +502,7 @@
       const r = await api("POST", "/api/editor/missed/to-entry", { missed_ids: g.missed_ids, id: idIn.value.trim(), topic: topicIn.value.trim() || "general" });
       if (!r.ok) { toast(errText(r), "err"); return; }
       toast(`Draft ${r.data.id} created with ${r.data.questions} questions. Add the answers and publish.`, "ok");
+      refreshMissedCount();
       setCurrent(r.data); fillForm(r.data); showView("entries");
     });
     const addForm = h("form", "row");
@@ -519,6 +520,7 @@
       const r = await api("POST", "/api/editor/missed/to-variants", { missed_ids: g.missed_ids, entry_id: id }, { "If-Match": '"' + cur.data.version + '"' });
       if (!r.ok) { toast(errText(r), "err"); return; }
       toast(`Added to ${id} (draft). Publish it to go live.`, "ok");
+      refreshMissedCount();
       setCurrent(r.data); fillForm(r.data); showView("entries");
     });
     const dismiss = h("button", "btn ghost small dismiss", "Dismiss"); dismiss.type = "button";
@@ -532,6 +534,13 @@
     return li;
   }
   $("missed-refresh").addEventListener("click", loadMissed);
+  function refreshMissedCount() {
+    api("GET", "/api/editor/missed/groups").then((r) => {
+      if (!r.ok) return;
+      const c = $("missed-count");
+      c.hidden = !r.data.length; c.textContent = String(r.data.length);
+    }).catch(() => {});
+  }
 
   // ---------------------------------------------------------------- import / export
   $("import-form").addEventListener("submit", async (e) => {
@@ -580,9 +589,7 @@
     loadList();
     loadStatus();
     clearInterval(statusTimer); statusTimer = setInterval(loadStatus, 5000);
-    api("GET", "/api/editor/missed/groups").then((r) => {
-      if (r.ok && r.data.length) { const c = $("missed-count"); c.hidden = false; c.textContent = String(r.data.length); }
-    }).catch(() => {});
+    refreshMissedCount();
   }
   if (auth && auth.token) start(); else showLogin();
 })();
