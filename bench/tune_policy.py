@@ -1,7 +1,8 @@
 """Choose the decision policy's thresholds on the validation split (bench/data/dev.jsonl).
 
-Embeds and ranks each dev message once, then replays the policy over a grid of
-thresholds. The objective is the mean of answer accuracy, handoff precision and
+Embeds each dev message once, picks how to fuse the vector index with the classifier
+(top-1 entry accuracy; ties go to the balanced weight 0.5), then replays the policy
+over a grid of thresholds with the configured fusion. The objective is the mean of answer accuracy, handoff precision and
 handoff recall; ties go to the more conservative (higher) answer threshold.
 Never tune on heldout.jsonl: that is the test set.
 
@@ -18,12 +19,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from bench._common import REPO, markdown_table  # noqa: E402
 from bot.evaluation import Tally, load_cases  # noqa: E402
 from bot.nlu.base import ConversationContext, Decision  # noqa: E402
-from bot.nlu.pipeline import build_engine  # noqa: E402
+from bot.nlu.index import aggregate  # noqa: E402
+from bot.nlu.pipeline import build_engine, fuse  # noqa: E402
 from bot.nlu.policy import ThresholdPolicy  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
@@ -33,13 +36,40 @@ def main() -> None:
     parser.add_argument("--file", default=str(REPO / "bench/data/dev.jsonl"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    engine = build_engine(Settings())
-    state = engine._state
-    prepared = []
+    settings = Settings()
+    engine = build_engine(settings)
+    state = engine.snapshot()
+    raw = []
     for case in tqdm(load_cases(Path(args.file)), desc="embedding dev set", unit="msg"):
         query = engine.embedder.embed_queries([case.text])[0]
-        intent = state.classifier.predict(query)[0]
-        prepared.append((case, intent, engine._rank(state, query, intent)))
+        raw.append((case, state.classifier.predict(query)[0], aggregate(state.index.search(query, k=40))))
+
+    # 1. How to fuse the index with the classifier: top-1 entry accuracy on the FAQ questions.
+    fusion_rows = []
+    for w, temp in itertools.product([0.0, 0.25, 0.5, 0.75, 1.0], [0.01, 0.02, 0.03, 0.05]):
+        hits = sum(
+            fuse(list(es), np.array([e.similarity for e in es]), intent, w, temp)[0].faq_id == case.faq_id
+            for case, intent, es in raw
+            if case.faq_id
+        )
+        fusion_rows.append([w, temp, 100.0 * hits / sum(1 for c, _, _ in raw if c.faq_id)])
+    fusion_rows.sort(key=lambda r: (-r[2], abs(r[0] - 0.5), r[1]))
+    print(markdown_table(["fusion_weight", "fusion_temperature", "top-1 entry acc %"], fusion_rows[:8]))
+    print()
+    prepared = [
+        (
+            case,
+            intent,
+            fuse(
+                list(es),
+                np.array([e.similarity for e in es]),
+                intent,
+                settings.fusion_weight,
+                settings.fusion_temperature,
+            ),
+        )
+        for case, intent, es in raw
+    ]
 
     grid = itertools.product([0.3, 0.35, 0.4, 0.45, 0.5, 0.6], [0.1, 0.15, 0.2, 0.25, 0.3], [0.4, 0.5, 0.6, 0.7])
     results = []
@@ -50,19 +80,31 @@ def main() -> None:
         tally = Tally()
         for case, intent, entries in prepared:
             o = policy.decide(intent, entries, ConversationContext())
-            tally.add(case, Decision(case.lang, intent.intent, o.action, o.faq_id, o.confidence, o.reason, "",
-                                     reply_lang=case.lang))
+            tally.add(
+                case,
+                Decision(
+                    case.lang, intent.intent, o.action, o.faq_id, o.confidence, o.reason, "", reply_lang=case.lang
+                ),
+            )
         row = tally.row()
         score = (row["answer_acc"] + row["handoff_P"] + row["handoff_R"]) / 3
         results.append((score, answer_t, clarify_t, intent_t, row))
     results.sort(key=lambda r: (-r[0], -r[1]))
-    rows = [[f"{s:.1f}", a, c, i, r["answer_acc"], r["handoff_P"], r["handoff_R"], r["clarify_rate"]]
-            for s, a, c, i, r in results[:10]]
-    print(markdown_table(["objective", "answer_t", "clarify_t", "intent_t", "answer_acc", "handoff_P",
-                          "handoff_R", "clarify_rate"], rows))
+    rows = [
+        [f"{s:.1f}", a, c, i, r["answer_acc"], r["handoff_P"], r["handoff_R"], r["clarify_rate"]]
+        for s, a, c, i, r in results[:10]
+    ]
+    print(
+        markdown_table(
+            ["objective", "answer_t", "clarify_t", "intent_t", "answer_acc", "handoff_P", "handoff_R", "clarify_rate"],
+            rows,
+        )
+    )
     best = results[0]
-    print(f"\nbest: BORDERLESS_ANSWER_THRESHOLD={best[1]} BORDERLESS_CLARIFY_THRESHOLD={best[2]} "
-          f"BORDERLESS_INTENT_THRESHOLD={best[3]}")
+    print(
+        f"\nbest: BORDERLESS_ANSWER_THRESHOLD={best[1]} BORDERLESS_CLARIFY_THRESHOLD={best[2]} "
+        f"BORDERLESS_INTENT_THRESHOLD={best[3]}"
+    )
 
 
 if __name__ == "__main__":

@@ -98,7 +98,12 @@ class EngineProvider:
     def topic_for(self, decision: Decision) -> str | None:
         """The knowledge base topic the shopper was asking about, else the intent."""
         kb = getattr(self._engine, "kb", None)
-        faq_id = decision.faq_id or next((c.get("faq_id") for c in decision.candidates if c.get("faq_id")), None)
+        faq_id = decision.faq_id
+        # A handoff for an intent (asked for a person, complaint, off-topic) says nothing about an FAQ topic:
+        # its nearest entry is noise. Low-confidence handoffs and clarifies keep their best guess.
+        if faq_id is None and decision.reason in ("low_confidence", "repeated_unresolved", "close_candidates",
+                                                  "uncertain_match"):
+            faq_id = next((c.get("faq_id") for c in decision.candidates if c.get("faq_id")), None)
         if kb is not None and faq_id:
             entry = kb.get(faq_id) if hasattr(kb, "get") else None
             if entry is not None:
