@@ -2,8 +2,8 @@
 
 Embeds each dev message once, picks how to fuse the vector index with the classifier
 (top-1 entry accuracy; ties go to the balanced weight 0.5), then replays the policy
-over a grid of thresholds with the configured fusion. The objective is the mean of answer accuracy, handoff precision and
-handoff recall; ties go to the more conservative (higher) answer threshold.
+over a grid of thresholds with the configured fusion. The objective is the mean of answer accuracy,
+handoff precision and handoff recall; ties go to the more conservative (higher) answer threshold.
 Never tune on heldout.jsonl: that is the test set.
 
     python bench/tune_policy.py [--file bench/data/dev.jsonl]
