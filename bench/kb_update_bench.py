@@ -44,7 +44,7 @@ from bench._common import REPO, markdown_table, peak_rss_mb  # noqa: E402
 from bot.knowledge import files  # noqa: E402
 from bot.knowledge.models import Entry, KnowledgeBase, LocaleContent  # noqa: E402
 from bot.nlu import intents as intents_module  # noqa: E402
-from bot.nlu import pipeline  # noqa: E402
+from bot.nlu import knowledge_state, pipeline  # noqa: E402
 from bot.nlu.base import ConversationContext  # noqa: E402
 from bot.nlu.embedders import EMBEDDERS, CachedEmbedder  # noqa: E402
 from bot.nlu.index import VectorIndex  # noqa: E402
@@ -96,9 +96,13 @@ def synthetic_kb(size: int, starter: KnowledgeBase) -> KnowledgeBase:
         total += n
     i = 0
     while total + 90 <= size:
-        locales = {loc: LocaleContent(f"Synthetic answer {i} ({loc}).",
-                                      [f"{SYN}{i}:{loc}:{j} question about synthetic topic {i}" for j in range(6)])
-                   for loc in LOCALES}
+        locales = {
+            loc: LocaleContent(
+                f"Synthetic answer {i} ({loc}).",
+                [f"{SYN}{i}:{loc}:{j} question about synthetic topic {i}" for j in range(6)],
+            )
+            for loc in LOCALES
+        }
         entries[f"syn-{i:05d}"] = Entry(id=f"syn-{i:05d}", topic="synthetic", locales=locales)
         total += 90
         i += 1
@@ -162,8 +166,13 @@ class Shoppers:
 
     def summary(self) -> dict[str, Any]:
         lat = self.latencies
-        return {"n": len(lat), "p50": percentile(lat, 0.5), "p95": percentile(lat, 0.95),
-                "max": max(lat) if lat else float("nan"), "errors": len(self.errors)}
+        return {
+            "n": len(lat),
+            "p50": percentile(lat, 0.5),
+            "p95": percentile(lat, 0.95),
+            "max": max(lat) if lat else float("nan"),
+            "errors": len(self.errors),
+        }
 
 
 def shopper_questions() -> list[tuple[str, str]]:
@@ -186,8 +195,14 @@ def edited_entry(i: int, base: Entry | None) -> Entry:
     return Entry(id=base.id, topic=base.topic, locales=locales)
 
 
-def run_size(size: int, args: argparse.Namespace, starter: KnowledgeBase, intent_examples: dict, inner: Any,
-             questions: list[tuple[str, str]]) -> dict[str, Any]:
+def run_size(
+    size: int,
+    args: argparse.Namespace,
+    starter: KnowledgeBase,
+    intent_examples: dict,
+    inner: Any,
+    questions: list[tuple[str, str]],
+) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=f"kb-bench-{size}-"))
     settings = Settings(_env_file=None, models_dir=work)
     embedder = CachedEmbedder(BulkEmbedder(inner), work / "cache")
@@ -208,22 +223,27 @@ def run_size(size: int, args: argparse.Namespace, starter: KnowledgeBase, intent
     per_epoch = (time.perf_counter() - started) / probe_epochs
     full_train = per_epoch * FULL_EPOCHS
     epochs = FULL_EPOCHS if full_train <= args.train_budget else max(3, int(args.train_budget / per_epoch))
-    result.update(classes=len(set(labels)), train_per_epoch=per_epoch, train_full_estimate=full_train,
-                  epochs=epochs)
+    result.update(classes=len(set(labels)), train_per_epoch=per_epoch, train_full_estimate=full_train, epochs=epochs)
     if epochs != FULL_EPOCHS:
         log.warning("size %d: 300 epochs would take ~%.0fs; running with %d epochs", size, full_train, epochs)
-        pipeline.LogisticIntentClassifier = capped_classifier(epochs)
+        knowledge_state.LogisticIntentClassifier = capped_classifier(epochs)
 
     # No background retrains while we measure (their cost is the classifier training, reported apart).
-    pipeline.RETRAIN_DEBOUNCE_SECONDS = pipeline.RETRAIN_MAX_DELAY_SECONDS = 1e9
+    knowledge_state.RETRAIN_DEBOUNCE_SECONDS = knowledge_state.RETRAIN_MAX_DELAY_SECONDS = 1e9
     engine = pipeline.AnswerEngine(
-        settings=settings, embedder=embedder, langid=pipeline.LANGID.create(settings.langid),
+        settings=settings,
+        embedder=embedder,
+        langid=pipeline.LANGID.create(settings.langid),
         translator=pipeline.TRANSLATORS.create("none"),
-        policy=pipeline.ThresholdPolicy(answer_threshold=settings.answer_threshold,
-                                        clarify_threshold=settings.clarify_threshold,
-                                        intent_threshold=settings.intent_threshold,
-                                        max_unresolved_turns=settings.max_unresolved_turns),
-        intent_examples=intent_examples, kb=kb)
+        policy=pipeline.ThresholdPolicy(
+            answer_threshold=settings.answer_threshold,
+            clarify_threshold=settings.clarify_threshold,
+            intent_threshold=settings.intent_threshold,
+            max_unresolved_turns=settings.max_unresolved_turns,
+        ),
+        intent_examples=intent_examples,
+        kb=kb,
+    )
     engine.respond("warm up", ConversationContext())
 
     # Index alone.
@@ -251,9 +271,15 @@ def run_size(size: int, args: argparse.Namespace, starter: KnowledgeBase, intent
             started = time.perf_counter()
             engine.apply_changes({entry.id: entry})
             cold.append(time.perf_counter() - started)
-    result.update(inc_warm_p50=percentile(warm, 0.5), inc_warm_p95=percentile(warm, 0.95), inc_warm_max=max(warm),
-                  inc_cold_p50=percentile(cold, 0.5), inc_cold_max=max(cold) if cold else float("nan"),
-                  latency_incremental=during_incremental.summary(), segments=engine.knowledge_status()["segments"])
+    result.update(
+        inc_warm_p50=percentile(warm, 0.5),
+        inc_warm_p95=percentile(warm, 0.95),
+        inc_warm_max=max(warm),
+        inc_cold_p50=percentile(cold, 0.5),
+        inc_cold_max=max(cold) if cold else float("nan"),
+        latency_incremental=during_incremental.summary(),
+        segments=engine.knowledge_status()["segments"],
+    )
 
     # Shoppers, idle.
     with Shoppers(engine, questions) as idle:
@@ -280,7 +306,7 @@ def run_size(size: int, args: argparse.Namespace, starter: KnowledgeBase, intent
     result["rebuild_consistent"] = answers <= {target.id, "bench-moved"} and not during_rebuild.errors
     if epochs != FULL_EPOCHS:
         result["rebuild_estimate"] = result["rebuild"] + (FULL_EPOCHS - epochs) * per_epoch
-    pipeline.LogisticIntentClassifier = intents_module.LogisticIntentClassifier
+    knowledge_state.LogisticIntentClassifier = intents_module.LogisticIntentClassifier
     result["peak_rss_mb"] = peak_rss_mb()
     return result
 
@@ -288,25 +314,57 @@ def run_size(size: int, args: argparse.Namespace, starter: KnowledgeBase, intent
 def report(results: list[dict[str, Any]]) -> str:
     rows = []
     for r in results:
-        rebuild = ms(r["rebuild"]) if "rebuild_estimate" not in r else \
-            f"{ms(r['rebuild'])} at {r['epochs']} epochs; ~{ms(r['rebuild_estimate'])} at 300"
-        rows.append([f"{r['size']:,}", r["entries"], ms(r["inc_warm_p50"]), ms(r["inc_warm_p95"]),
-                     ms(r["inc_warm_max"]), ms(r["inc_cold_p50"]), ms(r["index_build"]),
-                     f"{ms(r['train_full_estimate'])} ({r['classes']} classes)", rebuild])
-    part1 = markdown_table(["variants", "entries", "incremental p50", "p95", "max", "incremental cold p50",
-                            "index build", "classifier (300 epochs)", "full rebuild"], rows)
+        rebuild = (
+            ms(r["rebuild"])
+            if "rebuild_estimate" not in r
+            else f"{ms(r['rebuild'])} at {r['epochs']} epochs; ~{ms(r['rebuild_estimate'])} at 300"
+        )
+        rows.append(
+            [
+                f"{r['size']:,}",
+                r["entries"],
+                ms(r["inc_warm_p50"]),
+                ms(r["inc_warm_p95"]),
+                ms(r["inc_warm_max"]),
+                ms(r["inc_cold_p50"]),
+                ms(r["index_build"]),
+                f"{ms(r['train_full_estimate'])} ({r['classes']} classes)",
+                rebuild,
+            ]
+        )
+    part1 = markdown_table(
+        [
+            "variants",
+            "entries",
+            "incremental p50",
+            "p95",
+            "max",
+            "incremental cold p50",
+            "index build",
+            "classifier (300 epochs)",
+            "full rebuild",
+        ],
+        rows,
+    )
     rows = []
     for r in results:
-        for label, key in (("idle", "latency_idle"), ("during incremental updates", "latency_incremental"),
-                           ("during full rebuild", "latency_rebuild")):
+        for label, key in (
+            ("idle", "latency_idle"),
+            ("during incremental updates", "latency_incremental"),
+            ("during full rebuild", "latency_rebuild"),
+        ):
             s = r[key]
             rows.append([f"{r['size']:,}", label, s["n"], ms(s["p50"]), ms(s["p95"]), ms(s["max"]), s["errors"]])
     part2 = markdown_table(["variants", "shopper replies", "n", "p50", "p95", "max", "errors"], rows)
     consistency = "; ".join(
         f"{r['size']:,}: probe answered by {', '.join(r['rebuild_probe_answers'])} "
-        f"({'consistent' if r['rebuild_consistent'] else 'INCONSISTENT'})" for r in results)
-    return (f"### Knowledge base updates\n\n{part1}\n\n### Shopper reply latency (2 threads)\n\n{part2}\n\n"
-            f"During each rebuild a probe question whose entry moves to a new id: {consistency}.\n")
+        f"({'consistent' if r['rebuild_consistent'] else 'INCONSISTENT'})"
+        for r in results
+    )
+    return (
+        f"### Knowledge base updates\n\n{part1}\n\n### Shopper reply latency (2 threads)\n\n{part2}\n\n"
+        f"During each rebuild a probe question whose entry moves to a new id: {consistency}.\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -315,12 +373,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--updates", type=int, default=20, help="warm incremental updates per size")
     parser.add_argument("--cold-updates", type=int, default=3, help="incremental updates embedding new text")
     parser.add_argument("--latency-seconds", type=float, default=8.0)
-    parser.add_argument("--train-budget", type=float, default=60.0,
-                        help="longest full classifier training to actually run, in seconds")
+    parser.add_argument(
+        "--train-budget", type=float, default=60.0, help="longest full classifier training to actually run, in seconds"
+    )
     parser.add_argument("--out", type=Path, default=None, help="also write the report (markdown) and a .json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("faiss.loader", "bot.nlu.pipeline", "langidentify.model_loader", "cjclassifier.classifier"):
+    for noisy in (
+        "faiss.loader",
+        "bot.nlu.pipeline",
+        "bot.nlu.knowledge_state",
+        "langidentify.model_loader",
+        "cjclassifier.classifier",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     base = Settings(_env_file=None)

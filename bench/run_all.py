@@ -21,7 +21,7 @@ def main() -> int:
     args = parser.parse_args()
     quick = args.quick
     steps = [
-        ["-m", "bot.cli", "eval", "bench/data/heldout.jsonl"],
+        ["bench/answer_quality.py"],
         ["bench/tune_policy.py"],
         ["bench/hybrid_ablation.py"],
         ["-m", "bench.langid_bench", *(["--limit", "200"] if quick else [])],
