@@ -32,7 +32,9 @@ def main() -> None:
     tallies = evaluate(build_engine(Settings()), load_cases(Path(args.file)), use_hint=args.hint)
     print(format_table(tallies))
     for case, d in tallies["all"].errors[: args.errors]:
-        print(f"- [{case.lang}] {case.text!r}: want {case.faq_id or case.expect}, got {d.action}/{d.faq_id} ({d.reason})")
+        print(
+            f"- [{case.lang}] {case.text!r}: want {case.faq_id or case.expect}, got {d.action}/{d.faq_id} ({d.reason})"
+        )
 
 
 if __name__ == "__main__":
