@@ -20,30 +20,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser_support import (
+    NEEDS_CHROMIUM,
+    REPO,
+    Dialogs,
+    W,
+    browser_fixture,
+    new_page,
+    open_widget,
+    shot,
+    sign_in,
+)
 
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = Path(os.environ.get("BORDERLESS_CHROMIUM", "/usr/bin/chromium"))
-SCREENSHOTS = REPO / "docs" / "screenshots"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ADMIN_PASSWORD = "admin-e2e-password"
 AGENT = {"username": "ana", "password": "ana-e2e-password", "name": "Ana", "languages": ["es", "en"]}
 AGENT2 = {"username": "sam", "password": "sam-e2e-password", "name": "Sam", "languages": ["es", "en"]}
 
-pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} missing: apt-get install -y chromium"),
-    pytest.mark.skipif(importlib.util.find_spec("playwright") is None, reason="pip install playwright"),
-]
-
-W = "#borderless-widget"  # the widget's host element; Playwright's CSS engine pierces its open shadow root
+pytestmark = NEEDS_CHROMIUM
+browser = browser_fixture()
 
 
 # --------------------------------------------------------------------------------------------- server
@@ -215,43 +209,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 # --------------------------------------------------------------------------------------------- browser
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-class Dialogs:
-    """Records every alert/confirm a page opens (an XSS payload that runs would open one)."""
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-
-    def __call__(self, dialog) -> None:  # noqa: ANN001
-        self.seen.append(dialog.message)
-        dialog.dismiss()
-
-
-def _page(browser, locale: str, dialogs: Dialogs, width: int = 1280, height: int = 800):  # noqa: ANN001
-    ctx = browser.new_context(locale=locale, viewport={"width": width, "height": height})
-    page = ctx.new_page()
-    page.on("dialog", dialogs)
-    page.set_default_timeout(20_000)
-    return ctx, page
-
-
-def _open_widget(page) -> None:  # noqa: ANN001
-    launcher = page.locator(f"{W} button.launcher")
-    launcher.wait_for()
-    if launcher.get_attribute("aria-expanded") != "true":
-        launcher.click()
-    page.locator(f"{W} textarea").wait_for()
-
-
 def _say(page, text: str) -> None:  # noqa: ANN001
     box = page.locator(f"{W} textarea")
     box.fill(text)
@@ -260,17 +217,8 @@ def _say(page, text: str) -> None:  # noqa: ANN001
 
 
 def _login_console(page, base: str, agent: dict) -> None:  # noqa: ANN001
-    page.goto(f"{base}/console")
-    page.get_by_label("Username").fill(agent["username"])
-    page.get_by_label("Password").fill(agent["password"])
-    page.get_by_role("button", name="Sign in").click()
-    page.locator("#me-name", has_text=agent["name"]).wait_for()
+    sign_in(page, f"{base}/console", agent["username"], agent["password"], agent["name"])
     page.locator("#live-dot.on").wait_for()
-
-
-def _shot(page, name: str) -> None:  # noqa: ANN001
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / name))
 
 
 XSS_SCRIPT = "<script>alert(1)</script>"
@@ -280,14 +228,14 @@ XSS_IMG = "<img src=x onerror=alert(1)>"
 # --------------------------------------------------------------------------------------------- tests
 def test_shopper_to_agent_and_back(server: str, browser) -> None:  # noqa: ANN001
     dialogs = Dialogs()
-    agent_ctx, console = _page(browser, "en-GB", dialogs, 1360, 860)
-    shop_ctx, shop = _page(browser, "es-ES", dialogs)
+    agent_ctx, console = new_page(browser, "en-GB", dialogs, 1360, 860)
+    shop_ctx, shop = new_page(browser, "es-ES", dialogs)
     try:
         # The agent is online first, so the handoff finds someone (no "leave your email").
         _login_console(console, server, AGENT)
 
         shop.goto(f"{server}/demo")
-        _open_widget(shop)
+        open_widget(shop)
         _say(shop, "¿dónde está mi pedido?")
         answer = shop.locator(f"{W} .row.bot .bubble").first
         answer.wait_for()
@@ -326,8 +274,8 @@ def test_shopper_to_agent_and_back(server: str, browser) -> None:  # noqa: ANN00
         timeline.locator(".msg.note .bubble", has_text="VIP customer").wait_for()
         console.get_by_role("tab", name="Reply to shopper").click()
 
-        _shot(shop, "widget-es.png")
-        _shot(console, "console.png")
+        shot(shop, "widget-es.png")
+        shot(console, "console.png")
 
         # Hostile text is shown as text, in the widget and in the console; no dialog fires.
         _say(shop, XSS_SCRIPT)
@@ -346,7 +294,7 @@ def test_shopper_to_agent_and_back(server: str, browser) -> None:  # noqa: ANN00
 
         # Reload: same conversation, history still there, nothing duplicated; live messages still arrive.
         shop.reload()
-        _open_widget(shop)
+        open_widget(shop)
         log = shop.locator(f"{W} .log")
         log.locator(".bubble", has_text="¿dónde está mi pedido?").wait_for()
         log.locator(".row.agent .bubble", has_text="Soy Ana").wait_for()
@@ -374,7 +322,7 @@ def test_shopper_to_agent_and_back(server: str, browser) -> None:  # noqa: ANN00
 
 def test_arabic_widget_is_rtl_and_keyboard_operable(server: str, browser) -> None:  # noqa: ANN001
     dialogs = Dialogs()
-    ctx, page = _page(browser, "ar", dialogs)
+    ctx, page = new_page(browser, "ar", dialogs)
     try:
         page.goto(f"{server}/demo")
         launcher = page.locator(f"{W} button.launcher")
@@ -396,7 +344,7 @@ def test_arabic_widget_is_rtl_and_keyboard_operable(server: str, browser) -> Non
         assert "التتبع" in page.locator(f"{W} .row.bot .bubble").first.inner_text()
         assert page.locator(f"{W} textarea").get_attribute("placeholder") == "اكتب رسالتك…"
         page.wait_for_timeout(300)
-        _shot(page, "widget-ar-rtl.png")
+        shot(page, "widget-ar-rtl.png")
         page.keyboard.press("Escape")  # close; focus back on the launcher
         assert page.locator(f"{W} .panel").is_hidden()
         assert launcher.get_attribute("aria-expanded") == "false"
@@ -409,12 +357,12 @@ def test_arabic_widget_is_rtl_and_keyboard_operable(server: str, browser) -> Non
 
 def test_claim_race_shows_taken_by_someone_else(server: str, browser) -> None:  # noqa: ANN001
     dialogs = Dialogs()
-    agent_ctx, console = _page(browser, "en-GB", dialogs)
-    shop_ctx, shop = _page(browser, "es-MX", dialogs)
+    agent_ctx, console = new_page(browser, "en-GB", dialogs)
+    shop_ctx, shop = new_page(browser, "es-MX", dialogs)
     try:
         _login_console(console, server, AGENT)
         shop.goto(f"{server}/demo")
-        _open_widget(shop)
+        open_widget(shop)
         _say(shop, "necesito hablar con un humano, por favor")
         item = console.locator("#queue .queue-item").first
         item.wait_for()
@@ -443,11 +391,11 @@ def test_claim_race_shows_taken_by_someone_else(server: str, browser) -> None:  
 def test_no_agent_for_language_offers_email(server: str, browser) -> None:  # noqa: ANN001
     """Nobody online speaks Russian: the widget shows the email form and the server confirms."""
     dialogs = Dialogs()
-    ctx, page = _page(browser, "ru-RU", dialogs)
+    ctx, page = new_page(browser, "ru-RU", dialogs)
     time.sleep(4)  # presence window of the agents used by earlier tests
     try:
         page.goto(f"{server}/demo")
-        _open_widget(page)
+        open_widget(page)
         _say(page, "соедините меня с сотрудником")
         email = page.locator(f"{W} input[type=email]")
         email.wait_for()
@@ -466,10 +414,10 @@ def test_no_agent_for_language_offers_email(server: str, browser) -> None:  # no
 def test_outbox_survives_reload_and_is_stored_once(server: str, browser) -> None:  # noqa: ANN001
     """A message written while the socket is down is kept in localStorage and sent once after reconnect."""
     dialogs = Dialogs()
-    ctx, page = _page(browser, "en-US", dialogs)
+    ctx, page = new_page(browser, "en-US", dialogs)
     try:
         page.goto(f"{server}/demo")
-        _open_widget(page)
+        open_widget(page)
         _say(page, "hello")
         page.locator(f"{W} .row.bot .bubble").first.wait_for()
         # Fake an un-acked message: put it in the outbox as if the tab had died before the ack.
@@ -478,7 +426,7 @@ def test_outbox_survives_reload_and_is_stored_once(server: str, browser) -> None
             localStorage.setItem(k, JSON.stringify([{client_id: 'e2e-fixed-client-id', text: 'how much is shipping to Canada?'}]));
         }""")
         page.reload()
-        _open_widget(page)
+        open_widget(page)
         log = page.locator(f"{W} .log")
         log.locator(".row.shopper:not(.pending) .bubble", has_text="shipping to Canada").wait_for()
         page.wait_for_function("() => JSON.parse(localStorage.getItem('borderless:demo:outbox') || '[]').length === 0")
@@ -486,7 +434,7 @@ def test_outbox_survives_reload_and_is_stored_once(server: str, browser) -> None
         page.evaluate("""() => localStorage.setItem('borderless:demo:outbox',
             JSON.stringify([{client_id: 'e2e-fixed-client-id', text: 'how much is shipping to Canada?'}]))""")
         page.reload()
-        _open_widget(page)
+        open_widget(page)
         page.wait_for_function("() => JSON.parse(localStorage.getItem('borderless:demo:outbox') || '[]').length === 0")
         page.wait_for_timeout(500)
         assert log.locator(".row.shopper .bubble", has_text="shipping to Canada").count() == 1
@@ -506,10 +454,10 @@ def test_reconnects_with_backoff_and_flushes_the_outbox(browser, tmp_path: Path)
     base = f"http://127.0.0.1:{port}"
     proc = _start_server(tmp_path, port)
     dialogs = Dialogs()
-    ctx, page = _page(browser, "es-ES", dialogs)
+    ctx, page = new_page(browser, "es-ES", dialogs)
     try:
         page.goto(f"{base}/demo")
-        _open_widget(page)
+        open_widget(page)
         _say(page, "¿dónde está mi pedido?")
         page.locator(f"{W} .row.bot .bubble").first.wait_for()
 

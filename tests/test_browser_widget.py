@@ -6,34 +6,16 @@ check that it derives the server origin from its own ``src``. Needs /usr/bin/chr
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import queue
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from browser_support import NEEDS_CHROMIUM, REPO, Dialogs, W, browser_fixture, new_page, open_widget
 
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = Path(os.environ.get("BORDERLESS_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} missing: apt-get install -y chromium"),
-    pytest.mark.skipif(importlib.util.find_spec("playwright") is None, reason="pip install playwright"),
-]
+pytestmark = NEEDS_CHROMIUM
+browser = browser_fixture()
 
-W = "#borderless-widget"
 STORE_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Shop</title>
 <style>button{all:unset} .row{display:none}</style></head><body><h1>Shop</h1>
 <script src="http://chat.test/widget/borderless.js" data-store-key="demo" async></script></body></html>"""
@@ -121,22 +103,12 @@ def welcome(conv: str = "c1", token: str = "tok", state: str = "bot", lang: str 
     }
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 @pytest.fixture
 def shop(browser):  # noqa: ANN001, ANN201
     """(page, fake server) with the widget embedded cross-origin on a fake store page."""
     widget_js = (REPO / "widget" / "borderless.js").read_text("utf-8")
-    ctx = browser.new_context(locale="fr-FR", viewport={"width": 1200, "height": 800})
-    dialogs: list[str] = []
+    dialogs = Dialogs()
+    ctx, page = new_page(browser, "fr-FR", dialogs, 1200, 800, timeout_ms=10_000)
     server = FakeServer()
     ctx.route("http://shop.test/**", lambda route: route.fulfill(body=STORE_PAGE, content_type="text/html"))
     ctx.route(
@@ -144,17 +116,9 @@ def shop(browser):  # noqa: ANN001, ANN201
         lambda route: route.fulfill(body=widget_js, content_type="application/javascript"),
     )
     ctx.route_web_socket("ws://chat.test/ws/shopper", server.handler)
-    page = ctx.new_page()
-    page.set_default_timeout(10_000)
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.goto("http://shop.test/")
-    yield page, server, dialogs
+    yield page, server, dialogs.seen
     ctx.close()
-
-
-def open_widget(page) -> None:  # noqa: ANN001
-    page.locator(f"{W} button.launcher").click()
-    page.locator(f"{W} textarea").wait_for()
 
 
 def test_hello_message_clarify_typing_and_rating(shop) -> None:  # noqa: ANN001

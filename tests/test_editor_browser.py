@@ -10,33 +10,22 @@ Skipped without /usr/bin/chromium or the playwright package. Screenshots go to d
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from browser_support import NEEDS_CHROMIUM, Dialogs, W, browser_fixture, new_page, open_widget, shot, sign_in
 from chat_support import LiveServer
-from editor_support import REPO, editor_settings, private_models_dir
+from editor_support import editor_settings, private_models_dir
 
 from bot.app import create_app
 
-CHROMIUM = Path(os.environ.get("BORDERLESS_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-SCREENSHOTS = REPO / "docs" / "screenshots"
-W = "#borderless-widget"
 XSS = "<img src=x onerror=alert(1)>"
 
-pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} missing: apt-get install -y chromium"),
-    pytest.mark.skipif(importlib.util.find_spec("playwright") is None, reason="pip install playwright"),
-]
+pytestmark = NEEDS_CHROMIUM
+browser = browser_fixture()
 
 GIFT_EN = "do you sell gift cards?"
 GIFT_ES = "¿venden tarjetas regalo?"
@@ -62,38 +51,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield live.http
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-class Dialogs:
-    """Every alert/confirm a page opens is recorded (and accepted: the editor confirms deletes)."""
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-
-    def __call__(self, dialog: Any) -> None:
-        self.seen.append(dialog.message)
-        dialog.dismiss()
-
-
 def _page(browser: Any, locale: str, dialogs: Dialogs, width: int = 1400, height: int = 900) -> tuple[Any, Any]:
-    ctx = browser.new_context(locale=locale, viewport={"width": width, "height": height}, accept_downloads=True)
-    page = ctx.new_page()
-    page.on("dialog", dialogs)
-    page.set_default_timeout(30_000)
-    return ctx, page
-
-
-def _shot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+    return new_page(browser, locale, dialogs, width, height, timeout_ms=30_000, accept_downloads=True)
 
 
 def _ask_widget(browser: Any, server: str, locale: str, text: str, dialogs: Dialogs, expect: str | None = None
@@ -102,10 +61,7 @@ def _ask_widget(browser: Any, server: str, locale: str, text: str, dialogs: Dial
     ctx, shop = _page(browser, locale, dialogs, 1100, 800)
     try:
         shop.goto(f"{server}/demo")
-        launcher = shop.locator(f"{W} button.launcher")
-        launcher.wait_for()
-        if launcher.get_attribute("aria-expanded") != "true":
-            launcher.click()
+        open_widget(shop)
         box = shop.locator(f"{W} textarea")
         box.fill(text)
         box.press("Enter")
@@ -118,11 +74,7 @@ def _ask_widget(browser: Any, server: str, locale: str, text: str, dialogs: Dial
 
 
 def _login_editor(page: Any, server: str) -> None:
-    page.goto(f"{server}/editor")
-    page.get_by_label("Username").fill("editor")
-    page.get_by_label("Password").fill("borderless-demo")
-    page.get_by_role("button", name="Sign in").click()
-    page.locator("#me-name", has_text="Eddie").wait_for()
+    sign_in(page, f"{server}/editor", "editor", "borderless-demo", "Eddie")
     page.locator("#entry-list .item").first.wait_for()
 
 
@@ -153,7 +105,7 @@ def test_editor_publishes_and_the_widget_answers_without_restart(server: str, br
         page.locator("#test-draft", has_text="gift-cards").wait_for()
         assert "tarjetas regalo de 10 a 200" in page.locator("#test-draft").inner_text()
         assert "tarjetas regalo de 10 a 200" not in page.locator("#test-published").inner_text()
-        _shot(page, "editor-entry.png")
+        shot(page, "editor-entry.png", full_page=True)
 
         page.locator("#publish").click()
         page.locator("#entry-status", has_text="Published").wait_for()
@@ -188,7 +140,7 @@ def test_missed_questions_in_three_languages_become_one_group_then_an_answer(ser
             group.locator(".examples", has_text=text).wait_for()
         page.locator("#missed-groups", has_text=XSS).wait_for()
         assert page.locator("#missed-groups img").count() == 0
-        _shot(page, "editor-missed.png")
+        shot(page, "editor-missed.png", full_page=True)
 
         group.locator("input.new-id").fill("physical-store")
         group.locator("input.new-topic").fill("company")
@@ -207,7 +159,7 @@ def test_missed_questions_in_three_languages_become_one_group_then_an_answer(ser
         page.locator("#nav-completeness").click()
         cell = page.locator('#grid td[data-entry="physical-store"][data-locale="de"]')
         assert cell.get_attribute("data-state") == "missing"
-        _shot(page, "editor-completeness.png")
+        shot(page, "editor-completeness.png", full_page=True)
     finally:
         ctx.close()
 

@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 
 from bot.auth.models import User
 from bot.auth.service import Principal
-from bot.conversations.errors import Conflict, Invalid, NotFound
+from bot.conversations.errors import Invalid
 from bot.conversations.events import Outbox, agent_message, note_json, public_message
 from bot.conversations.models import Conversation, Message, Note
-from bot.conversations.store import append_message, find_by_client_id, lock_conversation
+from bot.conversations.store import append_message, find_by_client_id, get_conversation, lock_conversation, lock_held
 from bot.conversations.texts import normalize_lang, ui_text
 from bot.db.session import Database
 from bot.db.types import iso, new_id, utcnow
@@ -137,9 +137,7 @@ class ChatService:
     def history(self, conversation_id: str, after_seq: int = 0) -> tuple[list[dict[str, Any]], str]:
         """Shopper-visible messages with ``seq > after_seq`` (the latest 500 at most) and the current state."""
         with self.db.read() as session:
-            conv = session.get(Conversation, conversation_id)
-            if conv is None:
-                raise NotFound("not_found", "no such conversation")
+            conv = get_conversation(session, conversation_id)
             rows = session.scalars(
                 select(Message)
                 .where(Message.conversation_id == conversation_id, Message.seq > max(0, int(after_seq)))
@@ -199,9 +197,7 @@ class ChatService:
     def bot_context(self, conversation_id: str) -> tuple[str, ConversationContext]:
         """The conversation's state and the engine context rebuilt from the bot's stored decisions."""
         with self.db.read() as session:
-            conv = session.get(Conversation, conversation_id)
-            if conv is None:
-                raise NotFound("not_found", "no such conversation")
+            conv = get_conversation(session, conversation_id)
             rows = session.execute(
                 select(Message.lang, Message.action)
                 .where(Message.conversation_id == conversation_id, Message.role == "bot",
@@ -279,11 +275,7 @@ class ChatService:
                 existing = find_by_client_id(session, conversation_id, cid)
                 if existing is not None:
                     return Stored(agent_message(existing), created=False, message_id=existing.id)
-            conv = lock_conversation(session, conversation_id)
-            if conv.state != "agent":
-                raise Conflict("not_held", f"the conversation is {conv.state}; claim it first")
-            if conv.agent_id != user.id and user.role != "admin":
-                raise Conflict("taken", "another agent holds this conversation")
+            conv = lock_held(session, conversation_id, user)
             msg = append_message(session, conv, "agent", text, client_id=cid, author_id=user.id, author_name=user.name)
             session.flush()
             outbox = Outbox()
@@ -296,9 +288,7 @@ class ChatService:
         """An internal note: stored apart from messages, relayed to agents only."""
         text = self.check_text(text)
         with self.db.session() as session:
-            conv = session.get(Conversation, conversation_id)
-            if conv is None:
-                raise NotFound("not_found", "no such conversation")
+            conv = get_conversation(session, conversation_id)
             note = Note(conversation_id=conv.id, author_id=user.id, author_name=user.name, text=text,
                         created_at=utcnow())
             session.add(note)
@@ -312,9 +302,7 @@ class ChatService:
     def detail(self, conversation_id: str) -> dict[str, Any]:
         """Everything an agent sees: messages with the bot's decisions, notes, handoffs, contact email, rating."""
         with self.db.read() as session:
-            conv = session.get(Conversation, conversation_id)
-            if conv is None:
-                raise NotFound("not_found", "no such conversation")
+            conv = get_conversation(session, conversation_id)
             messages = session.scalars(
                 select(Message).where(Message.conversation_id == conv.id).order_by(Message.seq)
             ).all()

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.conversations.errors import NotFound
+from bot.conversations.errors import Conflict, NotFound
 from bot.conversations.models import Conversation, Message
 from bot.db.types import new_id, utcnow
+
+if TYPE_CHECKING:
+    from bot.auth.service import Principal
+
+
+def get_conversation(session: Session, conversation_id: str) -> Conversation:
+    """Load a conversation (no lock); :class:`NotFound` when there is none."""
+    conv = session.get(Conversation, conversation_id)
+    if conv is None:
+        raise NotFound("not_found", "no such conversation")
+    return conv
 
 
 def lock_conversation(session: Session, conversation_id: str) -> Conversation:
@@ -17,6 +28,16 @@ def lock_conversation(session: Session, conversation_id: str) -> Conversation:
     conv = session.get(Conversation, conversation_id, with_for_update=True, populate_existing=True)
     if conv is None:
         raise NotFound("not_found", "no such conversation")
+    return conv
+
+
+def lock_held(session: Session, conversation_id: str, user: Principal) -> Conversation:
+    """Lock a conversation that ``user`` holds (an admin may act on any held one); :class:`Conflict` otherwise."""
+    conv = lock_conversation(session, conversation_id)
+    if conv.state != "agent":
+        raise Conflict("not_held", f"the conversation is {conv.state}; claim it first")
+    if conv.agent_id != user.id and user.role != "admin":
+        raise Conflict("taken", "another agent holds this conversation")
     return conv
 
 

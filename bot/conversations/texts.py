@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from bot import i18n
+from bot.nlu import langid
 from bot.nlu.base import SUPPORTED_LOCALES
 
 log = logging.getLogger(__name__)
@@ -24,12 +25,9 @@ _FALLBACK_EN: dict[str, str] = {
 
 
 def normalize_lang(locale: str | None, default: str = "en") -> str:
-    """``"es-ES"`` -> ``"es"``; anything outside the supported locales -> ``default``."""
-    if locale and isinstance(locale, str):
-        code = locale.strip().replace("_", "-").split("-")[0].lower()
-        if code in SUPPORTED_LOCALES:
-            return code
-    return default if default in SUPPORTED_LOCALES else "en"
+    """``"es-ES"`` -> ``"es"`` (:func:`bot.nlu.langid.normalize_lang`); anything unsupported -> ``default``."""
+    code = langid.normalize_lang(locale) if isinstance(locale, str) else None
+    return code or (default if default in SUPPORTED_LOCALES else "en")
 
 
 def ui_text(key: str, lang: str | None, **fmt: object) -> str:

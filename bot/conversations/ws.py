@@ -168,6 +168,19 @@ class _Socket:
             await self.send(error_frame("internal", "the server could not process this frame; retry later",
                                         client_id=client_id))
 
+    async def serve_frames(self) -> None:
+        """Read and handle frames until the client goes; a bad frame is answered with an error frame."""
+        while True:
+            message = await self.receive()
+            if message is None:
+                break
+            frame, error = parse_frame(message, self.settings.ws_max_frame_bytes)
+            if error is not None:
+                await self.send(error)
+                continue
+            assert frame is not None
+            await self.handle_safely(frame)
+
     def start(self, coro: Any) -> None:
         self.tasks.append(asyncio.create_task(coro))
 
@@ -205,16 +218,7 @@ class ShopperSocket(_Socket):
             hello = await self._await_hello()
             if hello is None or not await self._attach(hello):
                 return
-            while True:
-                message = await self.receive()
-                if message is None:
-                    break
-                frame, error = parse_frame(message, self.settings.ws_max_frame_bytes)
-                if error is not None:
-                    await self.send(error)
-                    continue
-                assert frame is not None
-                await self.handle_safely(frame)
+            await self.serve_frames()
         finally:
             await self.cleanup()
 
@@ -368,16 +372,7 @@ class AgentSocket(_Socket):
             self.start(self.pump())
             self.start(self._queue_pusher())
             self.start(self._presence())
-            while True:
-                message = await self.receive()
-                if message is None:
-                    break
-                frame, error = parse_frame(message, self.settings.ws_max_frame_bytes)
-                if error is not None:
-                    await self.send(error)
-                    continue
-                assert frame is not None
-                await self.handle_safely(frame)
+            await self.serve_frames()
         finally:
             await self.cleanup()
 

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.knowledge import files
+from bot.knowledge.files import CSV_COLUMNS
 from bot.knowledge.models import ID_PATTERN, LOCALE_PATTERN, Entry, KnowledgeBaseError, LocaleContent
 
 MAX_ANSWER_CHARS = 4000
@@ -23,7 +25,6 @@ MAX_QUESTIONS_PER_LOCALE = 300
 MAX_LOCALES = 40
 MAX_TOPIC_CHARS = 80
 MAX_IMPORT_ISSUES = 50
-CSV_COLUMNS = ("id", "locale", "question", "answer")
 CSV_EXPORT_COLUMNS = (*CSV_COLUMNS, "topic")
 
 Locales = dict[str, LocaleContent]
@@ -276,7 +277,7 @@ def parse_csv(text: str) -> list[ImportedEntry]:
     if missing:
         raise ImportFailed([ImportIssue(1, f"missing column(s) {', '.join(missing)}; expected "
                                            f"{','.join(CSV_EXPORT_COLUMNS)}")])
-    col = {name: names.index(name) for name in (*CSV_COLUMNS, "topic") if name in names}
+    col = {name: names.index(name) for name in CSV_EXPORT_COLUMNS if name in names}
     entries: dict[str, ImportedEntry] = {}
     answers_seen: dict[tuple[str, str], str] = {}
     while True:
@@ -441,14 +442,7 @@ class ExportEntry:
 
 def export_csv(entries: Iterable[ExportEntry]) -> str:
     """``id,locale,question,answer,topic`` (readable by ``borderless kb-import`` and by import here)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_EXPORT_COLUMNS)
-    for entry in entries:
-        for loc, c in entry.locales.items():
-            for q in c.questions:
-                writer.writerow([entry.id, loc, q, c.answer, entry.topic])
-    return buf.getvalue()
+    return files.to_csv((to_entry(e.id, e.topic, e.locales, e.status) for e in entries), with_topic=True)
 
 
 def export_json(entries: Iterable[ExportEntry]) -> str:

@@ -11,22 +11,11 @@ from starlette.concurrency import run_in_threadpool
 from bot.auth.deps import AgentUser
 from bot.conversations.errors import ChatError
 from bot.conversations.runtime import ChatRuntime
+from bot.handoff.service import QueueItem
 
 router = APIRouter(tags=["queue"])
 
 ConversationId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-
-
-class QueueItemOut(BaseModel):
-    id: str
-    lang: str
-    reason: str
-    topic: str | None
-    waiting_seconds: int
-    queued_at: str | None
-    availability: str
-    has_email: bool
-    last_message: str | None
 
 
 class ActionOut(BaseModel):
@@ -43,11 +32,10 @@ def _http(exc: ChatError) -> HTTPException:
     return HTTPException(exc.status, detail={"code": exc.code, "detail": exc.detail})
 
 
-@router.get("/api/queue", response_model=list[QueueItemOut])
-async def get_queue(request: Request, user: AgentUser) -> list[dict]:
+@router.get("/api/queue", response_model=list[QueueItem])
+async def get_queue(request: Request, user: AgentUser) -> list[QueueItem]:
     """Conversations waiting for a human in the languages you speak, longest waiting first."""
-    items = await run_in_threadpool(_runtime(request).handoff.queue, user)
-    return [item.to_json() for item in items]
+    return await run_in_threadpool(_runtime(request).handoff.queue, user)
 
 
 @router.post("/api/conversations/{conversation_id}/claim", response_model=ActionOut)

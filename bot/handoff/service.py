@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from bot.auth.models import User
 from bot.auth.service import Principal
-from bot.conversations.errors import Conflict, NotFound
+from bot.conversations.errors import Conflict
 from bot.conversations.events import Outbox, public_message
 from bot.conversations.models import Conversation, Message
-from bot.conversations.store import append_message, lock_conversation
+from bot.conversations.store import append_message, get_conversation, lock_conversation, lock_held
 from bot.conversations.texts import ui_text
 from bot.db.session import Database
 from bot.db.types import iso, utcnow
@@ -67,6 +67,22 @@ def state_frame(conv: Conversation, agent_name: str | None = None, reason: str |
     return {"type": "state", "state": conv.state, "agent_name": agent_name, "reason": reason}
 
 
+def _notice(session: Session, conv: Conversation, key: str, outbox: Outbox) -> None:
+    """Store the system message ``key`` in the conversation's language and relay it to the shopper."""
+    msg = append_message(session, conv, "system", ui_text(key, conv.lang), code=key)
+    session.flush()
+    outbox.to_shopper(conv.id, {"type": "message", "message": public_message(msg)})
+
+
+def _unheld(conv: Conversation, holders: list[int], outbox: Outbox) -> None:
+    """Tell the shopper the conversation's new state, and the agents in ``holders`` that nobody holds it now."""
+    outbox.to_shopper(conv.id, state_frame(conv))
+    outbox.to_agents(
+        {"type": "state", "conversation_id": conv.id, "state": conv.state, "agent_id": None, "agent_name": None},
+        agent_ids=holders,
+    )
+
+
 class HandoffService:
     """Queue operations over one database."""
 
@@ -99,9 +115,7 @@ class HandoffService:
         code = AVAILABILITY_CODES.get(availability)
         if code:
             for key in (code, "leave_email_prompt") if not conv.contact_email else (code,):
-                msg = append_message(session, conv, "system", ui_text(key, conv.lang), code=key)
-                session.flush()
-                outbox.to_shopper(conv.id, {"type": "message", "message": public_message(msg)})
+                _notice(session, conv, key, outbox)
         outbox.to_shopper(conv.id, state_frame(conv, reason=code))
         outbox.queue_changed()
         log.info("conversation %s queued (%s, %s, agents %s)", conv.id, conv.lang, reason, availability)
@@ -162,9 +176,7 @@ class HandoffService:
                 .execution_options(synchronize_session=False)
             )
             if result.rowcount != 1:
-                conv = session.get(Conversation, conversation_id)
-                if conv is None:
-                    raise NotFound("not_found", "no such conversation")
+                conv = get_conversation(session, conversation_id)
                 if conv.state == "agent" and conv.agent_id == user.id:
                     return False, outbox
                 if conv.state == "agent":
@@ -186,14 +198,6 @@ class HandoffService:
         log.info("agent %s claimed conversation %s", user.username, conversation_id)
         return True, outbox
 
-    def _held(self, session: Session, conversation_id: str, user: Principal) -> Conversation:
-        conv = lock_conversation(session, conversation_id)
-        if conv.state != "agent":
-            raise Conflict("not_held", f"the conversation is {conv.state}; claim it first")
-        if conv.agent_id != user.id and user.role != "admin":
-            raise Conflict("taken", "another agent holds this conversation")
-        return conv
-
     def _end(self, session: Session, conv: Conversation, outcome: str) -> list[int]:
         handoff = open_handoff(session, conv.id)
         if handoff is not None:
@@ -205,18 +209,14 @@ class HandoffService:
         """Put a held conversation back in the queue (the agent has to leave)."""
         outbox = Outbox()
         with self.db.session() as session:
-            conv = self._held(session, conversation_id, user)
+            conv = lock_held(session, conversation_id, user)
             holders = [conv.agent_id] if conv.agent_id is not None else []
             handoff = open_handoff(session, conv.id)
             conv.state, conv.agent_id, conv.updated_at = "queued", None, utcnow()
             if handoff is not None:
                 handoff.claimed_at, handoff.agent_id = None, None
-            msg = append_message(session, conv, "system", ui_text("agent_left", conv.lang), code="agent_left")
-            session.flush()
-            outbox.to_shopper(conv.id, {"type": "message", "message": public_message(msg)})
-            outbox.to_shopper(conv.id, state_frame(conv))
-            outbox.to_agents({"type": "state", "conversation_id": conv.id, "state": "queued", "agent_id": None,
-                              "agent_name": None}, agent_ids=holders)
+            _notice(session, conv, "agent_left", outbox)
+            _unheld(conv, holders, outbox)
             outbox.queue_changed()
         return outbox
 
@@ -224,16 +224,12 @@ class HandoffService:
         """Close a held conversation; the shopper is asked for a rating."""
         outbox = Outbox()
         with self.db.session() as session:
-            conv = self._held(session, conversation_id, user)
+            conv = lock_held(session, conversation_id, user)
             holders = self._end(session, conv, "resolved")
             conv.state, conv.updated_at = "closed", utcnow()
             for key in ("conversation_resolved", "rating_prompt"):
-                msg = append_message(session, conv, "system", ui_text(key, conv.lang), code=key)
-                session.flush()
-                outbox.to_shopper(conv.id, {"type": "message", "message": public_message(msg)})
-            outbox.to_shopper(conv.id, state_frame(conv))
-            outbox.to_agents({"type": "state", "conversation_id": conv.id, "state": "closed", "agent_id": None,
-                              "agent_name": None}, agent_ids=holders)
+                _notice(session, conv, key, outbox)
+            _unheld(conv, holders, outbox)
         log.info("agent %s resolved conversation %s", user.username, conversation_id)
         return outbox
 
@@ -241,15 +237,11 @@ class HandoffService:
         """Give a held conversation back to the bot; its unresolved streak starts afresh."""
         outbox = Outbox()
         with self.db.session() as session:
-            conv = self._held(session, conversation_id, user)
+            conv = lock_held(session, conversation_id, user)
             holders = self._end(session, conv, "handback")
             conv.state, conv.agent_id, conv.updated_at = "bot", None, utcnow()
-            msg = append_message(session, conv, "system", ui_text("back_to_bot", conv.lang), code="back_to_bot")
-            conv.bot_context_seq = conv.last_seq
-            session.flush()
-            outbox.to_shopper(conv.id, {"type": "message", "message": public_message(msg)})
-            outbox.to_shopper(conv.id, state_frame(conv))
-            outbox.to_agents({"type": "state", "conversation_id": conv.id, "state": "bot", "agent_id": None,
-                              "agent_name": None}, agent_ids=holders)
+            _notice(session, conv, "back_to_bot", outbox)
+            conv.bot_context_seq = conv.last_seq  # the bot's context starts after this message
+            _unheld(conv, holders, outbox)
         log.info("agent %s handed conversation %s back to the bot", user.username, conversation_id)
         return outbox

@@ -159,14 +159,17 @@ def load_csv(path: Path) -> KnowledgeBase:
     return parse_csv(_read_text(path), str(path))
 
 
-def to_csv(entries: Iterable[Entry]) -> str:
+def to_csv(entries: Iterable[Entry], with_topic: bool = False) -> str:
+    """The CSV format, one row per question; ``with_topic`` adds a ``topic`` column (the editor's import reads it,
+    :func:`parse_csv` ignores it)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([*CSV_COLUMNS, "topic"] if with_topic else CSV_COLUMNS)
     for entry in entries:
         for locale, content in entry.locales.items():
             for q in content.questions:
-                writer.writerow([entry.id, locale, q, content.answer])
+                row = [entry.id, locale, q, content.answer]
+                writer.writerow([*row, entry.topic] if with_topic else row)
     return buf.getvalue()
 
 
