@@ -7,9 +7,13 @@ restart or a knowledge base edit only embeds what is new.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
+import os
 import threading
+import time
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -96,8 +100,32 @@ class SentenceTransformerEmbedder:
         return _normalise(out)
 
 
+#: Write the cache once no new vector came for this long (a burst of embeds shares one write)...
+SAVE_DEBOUNCE_SECONDS = 2.0
+#: ...but no later than this after the first unsaved vector.
+SAVE_MAX_DELAY_SECONDS = 30.0
+#: The background writer thread exits after this long without work (it restarts on the next new vector).
+SAVE_IDLE_EXIT_SECONDS = 60.0
+
+# Daemon threads die at interpreter exit, so whatever is still unsaved then is written by an atexit hook.
+_ON_DISK: weakref.WeakSet[CachedEmbedder] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    for embedder in list(_ON_DISK):
+        try:
+            embedder.flush()
+        except Exception as exc:  # only a cache: the next start embeds again
+            log.warning("could not save embedding cache at exit: %s", exc)
+
+
 class CachedEmbedder:
-    """Wraps an embedder with an on-disk cache of passage vectors (one ``.npz`` per model)."""
+    """Wraps an embedder with an on-disk cache of passage vectors (one ``.npz`` per model).
+
+    The file is rewritten whole (150 MB at 100k variants), so new vectors are written by a background
+    thread a little later, not by the caller that embedded them; ``flush()`` writes them now.
+    """
 
     def __init__(self, inner: Embedder, cache_dir: Path | None) -> None:
         self.inner = inner
@@ -105,8 +133,15 @@ class CachedEmbedder:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in inner.name)
         self._path = cache_dir / f"embeddings-{safe}.npz" if cache_dir else None
         self._cache: dict[str, np.ndarray] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _cache and _dirty
         self._dirty = False
+        self._write_lock = threading.Lock()  # one write of the file at a time
+        self._save_cv = threading.Condition()
+        self._save_due: float | None = None
+        self._save_deadline: float | None = None
+        self._writer: threading.Thread | None = None
+        if self._path:
+            _ON_DISK.add(self)
         if self._path and self._path.exists():
             try:
                 data = np.load(self._path)
@@ -137,20 +172,73 @@ class CachedEmbedder:
                 with self._lock:
                     self._cache.update({k: v for (k, _), v in zip(chunk, vectors, strict=True)})
                     self._dirty = True
-            self.save()
+            self._schedule_save()
         with self._lock:
             if not keys:
                 return np.zeros((0, self.dim), dtype=np.float32)
             return np.stack([self._cache[k] for k in keys]).astype(np.float32)
 
-    def save(self) -> None:
-        if not self._path or not self._dirty:
+    def flush(self) -> None:
+        """Write unsaved vectors now (blocks; raises ``OSError`` if the file cannot be written)."""
+        with self._save_cv:
+            self._save_due = self._save_deadline = None
+        self._write()
+
+    def _schedule_save(self) -> None:
+        if not self._path:
             return
-        with self._lock:
-            keys = np.array(list(self._cache), dtype="U24")
-            vectors = np.stack(list(self._cache.values())) if self._cache else np.zeros((0, self.dim), np.float32)
-            self._dirty = False
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._path.with_suffix(".tmp.npz")
-        np.savez(tmp, keys=keys, vectors=vectors)
-        tmp.replace(self._path)
+        with self._save_cv:
+            now = time.monotonic()
+            self._save_due = now + SAVE_DEBOUNCE_SECONDS
+            if self._save_deadline is None:
+                self._save_deadline = now + SAVE_MAX_DELAY_SECONDS
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(target=self._write_loop, name="embedding-cache-save", daemon=True)
+                self._writer.start()
+            self._save_cv.notify_all()
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._save_cv:
+                while True:
+                    if self._save_due is None or self._save_deadline is None:  # nothing due, or flushed meanwhile
+                        if not self._save_cv.wait(timeout=SAVE_IDLE_EXIT_SECONDS) and self._save_due is None:
+                            self._writer = None  # idle: let the thread (and a dropped embedder) go
+                            return
+                        continue
+                    wait = min(self._save_due, self._save_deadline) - time.monotonic()
+                    if wait <= 0:
+                        break
+                    self._save_cv.wait(wait)
+                self._save_due = self._save_deadline = None
+            try:
+                self._write()
+            except Exception as exc:  # only a cache: the vectors stay in memory and the next embed retries
+                log.warning("cannot save embedding cache %s: %s", self._path, exc)
+
+    def _write(self) -> None:
+        if not self._path:
+            return
+        with self._write_lock:
+            with self._lock:  # copy only the references here: embeds wait for this lock, not for the write
+                if not self._dirty:
+                    return
+                items = list(self._cache.items())
+                self._dirty = False
+            # Own temp file per process and thread: server workers (and a second embedder in this process)
+            # may be writing the same cache file at the same moment.
+            tmp = self._path.with_name(f"{self._path.stem}.{os.getpid()}-{threading.get_ident()}.tmp.npz")
+            try:
+                keys = np.array([k for k, _ in items], dtype="U24")
+                vectors = np.empty((len(items), self.dim), np.float32)
+                # In slices: one np.stack of 100k rows holds the GIL for ~50 ms, which shoppers' replies would feel.
+                for start in range(0, len(items), 4096):
+                    np.stack([v for _, v in items[start : start + 4096]], out=vectors[start : start + 4096])
+                self._path.parent.mkdir(parents=True, exist_ok=True)
+                np.savez(tmp, keys=keys, vectors=vectors)
+                tmp.replace(self._path)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                with self._lock:
+                    self._dirty = True
+                raise

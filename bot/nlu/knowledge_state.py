@@ -1,0 +1,298 @@
+"""Live knowledge: the state the answer engine reads, and how it changes while shoppers keep asking.
+
+Knowledge (entries, index, intent classifier) lives in one immutable ``KnowledgeState``;
+``LiveKnowledge`` holds the reference to the live one, and a request reads that reference once
+and uses the snapshot throughout.
+
+    swap(kb)           full rebuild aside ─► replay entry changes made meanwhile ─► swap
+    apply({id: e})     embed only e's variants ─► copy-on-write index (shared segments)
+                       ─► swap (well under a second at 100k variants)
+                       ─► intent classifier retrained in the background ─► swap again
+
+So a request never sees a half-built index; after an incremental change the classifier
+lags a few seconds behind the index (``classifier_fresh`` says when it has caught up).
+``derive(base, changes)`` builds a private state the same way without swapping, for the
+editor's "test your change".
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from bot.knowledge.models import Entry, KnowledgeBase, Variant
+from bot.nlu.embedders import CachedEmbedder
+from bot.nlu.index import VectorIndex
+from bot.nlu.intents import FAQ_INTENT, FAQ_PREFIX, MAX_ENTRY_CLASSES, LogisticIntentClassifier, training_fingerprint
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: After an incremental change, retrain the intent classifier once no change came for this long...
+RETRAIN_DEBOUNCE_SECONDS = 0.5
+#: ...but no later than this after the first change of a burst.
+RETRAIN_MAX_DELAY_SECONDS = 5.0
+#: The background trainer thread exits after this long without work (it restarts on the next change).
+RETRAIN_IDLE_EXIT_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class KnowledgeState:
+    """Everything derived from one version of the knowledge base; never mutated once published."""
+
+    kb: KnowledgeBase
+    index: VectorIndex
+    classifier: LogisticIntentClassifier
+    #: False while the classifier was trained on an older knowledge base (a background retrain is due).
+    classifier_fresh: bool = True
+
+
+class LiveKnowledge:
+    """The live ``KnowledgeState`` and every way it changes: full swaps, incremental changes, background retrains.
+
+    Thread-safe. Readers take ``state`` (a plain attribute read) and never lock.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: CachedEmbedder,
+        intent_examples: dict[str, dict[str, list[str]]],
+        kb: KnowledgeBase,
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.intent_examples = intent_examples
+        self._swap_lock = threading.Lock()
+        self._rebuild_lock = threading.Lock()  # one full rebuild at a time
+        self._train_lock = threading.Lock()  # one classifier training (and artifact write) at a time
+        self._generation = 0  # bumped by every swap
+        self._rebuilds = 0  # full rebuilds in progress: while > 0, incremental changes are journaled
+        self._journal: list[tuple[int, str, Entry | None]] = []
+        self._retrain_cv = threading.Condition()
+        self._retrain_due: float | None = None
+        self._retrain_deadline: float | None = None
+        self._retrain_thread: threading.Thread | None = None
+        self.state = self.build(kb)
+
+    def build(self, kb: KnowledgeBase, progress: bool = True) -> KnowledgeState:
+        """Embed, index and train for ``kb`` without touching the live state."""
+        started = time.perf_counter()
+        variants = list(kb.variants())
+        vectors = self.embedder.embed_passages([v.question for v in variants], progress=progress)
+        index = VectorIndex(self.embedder.dim)
+        index.add(variants, vectors)
+        classifier = self._train_classifier(variants, vectors)
+        log.info(
+            "knowledge state built: %d entries, %d variants in %.2fs",
+            len(kb.published()),
+            len(variants),
+            time.perf_counter() - started,
+        )
+        return KnowledgeState(kb, index, classifier)
+
+    def swap(self, kb: KnowledgeBase, build: Callable[[KnowledgeBase], KnowledgeState] | None = None) -> None:
+        """Rebuild aside with ``build`` (default ``self.build``), then switch atomically (a reference assignment).
+
+        Shoppers keep getting answers from the old state during the build, and incremental
+        changes keep applying; those made while the build ran are replayed onto the new state
+        before the swap, so none is lost.
+        """
+        with self._rebuild_lock:
+            with self._swap_lock:
+                start = self._generation
+                self._rebuilds += 1
+            try:
+                state = (build or self.build)(kb)
+                with self._swap_lock:
+                    replay: dict[str, Entry | None] = {}
+                    for gen, faq_id, entry in self._journal:
+                        if gen > start:
+                            replay.pop(faq_id, None)
+                            replay[faq_id] = entry
+                    if replay:
+                        log.info("replaying %d entry changes made during the rebuild", len(replay))
+                        state = self.derive(state, replay)
+                    self._install(state)
+            finally:
+                with self._swap_lock:
+                    self._rebuilds -= 1
+                    if not self._rebuilds:
+                        self._journal.clear()
+        if not state.classifier_fresh:
+            self._schedule_retrain()
+
+    def apply(self, changes: Mapping[str, Entry | None]) -> None:
+        """Apply entry changes (``faq_id -> entry``, None removes) to the live state, copy-on-write.
+
+        Only the changed entries' variants are embedded (most are cached already) and only their
+        rows in the index change; the intent classifier is retrained in the background.
+        """
+        if not changes:
+            return
+        started = time.perf_counter()
+        for entry in changes.values():  # embed outside the lock; derive then finds the vectors cached
+            texts = [v.question for v in self._entry_variants(entry)]
+            if texts:
+                self.embedder.embed_passages(texts)
+        with self._swap_lock:
+            state = self.derive(self.state, changes)
+            self._install(state)
+            if self._rebuilds:
+                self._journal.extend((self._generation, faq_id, entry) for faq_id, entry in changes.items())
+        self._schedule_retrain()
+        log.info(
+            "applied %d entry change(s) in %.3fs (%d variants live)",
+            len(changes),
+            time.perf_counter() - started,
+            len(state.index),
+        )
+
+    def derive(self, base: KnowledgeState, changes: Mapping[str, Entry | None]) -> KnowledgeState:
+        """A new state: ``base`` with ``changes`` applied; ``base`` is left untouched (shared segments)."""
+        entries = dict(base.kb.entries)
+        index = base.index.copy()
+        inserted = False
+        for faq_id, entry in changes.items():
+            if entry is None:
+                entries.pop(faq_id, None)
+            else:
+                inserted = inserted or faq_id not in entries
+                entries[faq_id] = entry
+            variants = self._entry_variants(entry)
+            if variants:
+                index.replace_entry(faq_id, variants, self.embedder.embed_passages([v.question for v in variants]))
+            else:
+                index.remove_entry(faq_id)
+        if inserted:  # keep id order, so the classifier's training fingerprint matches a fresh load
+            entries = dict(sorted(entries.items()))
+        kb = KnowledgeBase(entries=entries, default_locale=base.kb.default_locale)
+        return KnowledgeState(kb, index, base.classifier, classifier_fresh=False)
+
+    def status(self) -> dict[str, object]:
+        """Size and freshness of the live state, for status pages and tests."""
+        state = self.state
+        return {
+            "entries": len(state.kb.published()),
+            "variants": len(state.index),
+            "segments": state.index.segments,
+            "classifier_fresh": state.classifier_fresh,
+            "generation": self._generation,
+        }
+
+    def wait_until_current(self, timeout: float = 60.0) -> bool:
+        """Block until the live classifier matches the live knowledge base (True) or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        while not self.state.classifier_fresh:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    # ------------------------------------------------------------------ internals of the swap
+    def _install(self, state: KnowledgeState) -> None:
+        """Publish ``state`` (caller holds ``_swap_lock``)."""
+        self.state = state
+        self._generation += 1
+
+    @staticmethod
+    def _entry_variants(entry: Entry | None) -> list[Variant]:
+        """The variants ``entry`` contributes to the index (none unless published)."""
+        if entry is None:
+            return []
+        return list(KnowledgeBase(entries={entry.id: entry}).variants())
+
+    def _schedule_retrain(self) -> None:
+        """Ask the background trainer to refresh the classifier soon (changes in a burst share one retrain)."""
+        with self._retrain_cv:
+            now = time.monotonic()
+            self._retrain_due = now + RETRAIN_DEBOUNCE_SECONDS
+            if self._retrain_deadline is None:
+                self._retrain_deadline = now + RETRAIN_MAX_DELAY_SECONDS
+            if self._retrain_thread is None or not self._retrain_thread.is_alive():
+                self._retrain_thread = threading.Thread(target=self._retrain_loop, name="intent-retrain", daemon=True)
+                self._retrain_thread.start()
+            self._retrain_cv.notify_all()
+
+    def _retrain_loop(self) -> None:
+        while True:
+            with self._retrain_cv:
+                while self._retrain_due is None:
+                    if not self._retrain_cv.wait(timeout=RETRAIN_IDLE_EXIT_SECONDS):
+                        self._retrain_thread = None  # idle: let the thread (and a dropped engine's knowledge) go
+                        return
+                while True:
+                    due = min(self._retrain_due or 0.0, self._retrain_deadline or 0.0)
+                    if time.monotonic() >= due:
+                        break
+                    self._retrain_cv.wait(due - time.monotonic())
+                self._retrain_due = self._retrain_deadline = None
+            state = self.state
+            if state.classifier_fresh:
+                continue
+            try:
+                started = time.perf_counter()
+                variants = list(state.kb.variants())
+                vectors = self.embedder.embed_passages([v.question for v in variants])
+                classifier = self._train_classifier(variants, vectors)
+            except Exception:
+                log.exception("background intent classifier retrain failed; keeping the previous one")
+                continue
+            with self._swap_lock:
+                current = self.state
+                self._install(replace(current, classifier=classifier, classifier_fresh=current.kb is state.kb))
+            log.info(
+                "intent classifier retrained in the background in %.2fs (%d variants)",
+                time.perf_counter() - started,
+                len(variants),
+            )
+
+    # ------------------------------------------------------------------ intent classifier
+    def _train_classifier(self, variants: list[Variant], vectors: np.ndarray) -> LogisticIntentClassifier:
+        texts: list[str] = []
+        labels: list[str] = []
+        # Only locales the FAQ also covers: otherwise the classifier learns "Latvian => complaint"
+        # for a store whose FAQ is English-only, and hands off every Latvian shopper.
+        faq_locales = {v.locale for v in variants}
+        for intent, by_locale in self.intent_examples.items():
+            for locale, examples in by_locale.items():
+                if locale in faq_locales:
+                    texts.extend(examples)
+                    labels.extend([intent] * len(examples))
+        fine = len({v.faq_id for v in variants}) <= MAX_ENTRY_CLASSES
+        labels += [FAQ_PREFIX + v.faq_id if fine else FAQ_INTENT for v in variants]
+        fingerprint = training_fingerprint(texts + [v.question for v in variants], labels, self.embedder.name)
+        artifact = self.settings.models_dir / "intent-classifier.npz"
+        if artifact.exists():
+            try:
+                clf = LogisticIntentClassifier.load(artifact)
+                if clf.fingerprint == fingerprint:
+                    return clf
+            except Exception:
+                log.warning("retraining: unreadable classifier artifact %s", artifact)
+        with self._train_lock:
+            return self._fit_classifier(texts, labels, variants, vectors, fingerprint, artifact)
+
+    def _fit_classifier(
+        self,
+        texts: list[str],
+        labels: list[str],
+        variants: list[Variant],
+        vectors: np.ndarray,
+        fingerprint: str,
+        artifact: Path,
+    ) -> LogisticIntentClassifier:
+        X = np.concatenate([self.embedder.embed_passages(texts, progress=True), vectors]) if texts else vectors
+        clf = LogisticIntentClassifier().fit(X, labels)
+        clf.fingerprint = fingerprint
+        try:
+            clf.save(artifact)
+        except OSError as exc:  # a read-only install still answers; it just retrains next start
+            log.warning("cannot save classifier to %s: %s", artifact, exc)
+        return clf
