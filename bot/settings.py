@@ -70,7 +70,9 @@ class Settings(BaseSettings):
         description="'module:function' building the answer engine from settings; the default answers from the "
         "database's published entries (seeded from kb_path on the first start) and follows the editor's changes.",
     )
-    engine_concurrency: int = Field(2, description="Answer engine calls running at once (threads).")
+    engine_concurrency: int = Field(
+        1, description="Answer engine calls running at once; the engine parallelises inside a call (OpenMP)."
+    )
     ws_max_frame_bytes: int = Field(16_384, description="Larger websocket frames get a too_large error frame.")
     ws_protocol_max_bytes: int = Field(1_048_576, description="Frames above this are refused by the server (1009).")
     ws_hello_timeout: float = Field(15.0, description="Seconds a socket may stay open without sending hello.")
