@@ -235,12 +235,7 @@ def run_size(
         embedder=embedder,
         langid=pipeline.LANGID.create(settings.langid),
         translator=pipeline.TRANSLATORS.create("none"),
-        policy=pipeline.ThresholdPolicy(
-            answer_threshold=settings.answer_threshold,
-            clarify_threshold=settings.clarify_threshold,
-            intent_threshold=settings.intent_threshold,
-            max_unresolved_turns=settings.max_unresolved_turns,
-        ),
+        policy=pipeline.ThresholdPolicy.from_settings(settings),
         intent_examples=intent_examples,
         kb=kb,
     )

@@ -244,12 +244,7 @@ def build_engine(
         embedder=CachedEmbedder(inner, settings.models_dir / "cache"),
         langid=LANGID.create(settings.langid),
         translator=TRANSLATORS.create(settings.translator),
-        policy=ThresholdPolicy(
-            answer_threshold=settings.answer_threshold,
-            clarify_threshold=settings.clarify_threshold,
-            intent_threshold=settings.intent_threshold,
-            max_unresolved_turns=settings.max_unresolved_turns,
-        ),
+        policy=ThresholdPolicy.from_settings(settings),
         intent_examples=intent_examples,
         kb=kb,
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from bot.nlu.base import Action, ConversationContext
 from bot.nlu.index import EntryScore
 from bot.nlu.intents import IntentPrediction
+from bot.settings import Settings
 
 HANDOFF_INTENTS = ("human_request", "complaint_urgent", "out_of_scope")
 SMALL_TALK_INTENTS = ("greeting", "thanks_goodbye")
@@ -46,6 +47,15 @@ class ThresholdPolicy:
     clarify_threshold: float = 0.2
     intent_threshold: float = 0.5
     max_unresolved_turns: int = 2
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ThresholdPolicy:
+        return cls(
+            answer_threshold=settings.answer_threshold,
+            clarify_threshold=settings.clarify_threshold,
+            intent_threshold=settings.intent_threshold,
+            max_unresolved_turns=settings.max_unresolved_turns,
+        )
 
     def decide(
         self, intent: IntentPrediction, entries: list[EntryScore], context: ConversationContext
