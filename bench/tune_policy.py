@@ -71,12 +71,16 @@ def main() -> None:
         for case, intent, es in raw
     ]
 
-    grid = itertools.product([0.3, 0.35, 0.4, 0.45, 0.5, 0.6], [0.1, 0.15, 0.2, 0.25, 0.3], [0.4, 0.5, 0.6, 0.7])
+    grid = itertools.product(
+        [0.3, 0.35, 0.4, 0.45, 0.5, 0.6], [0.1, 0.15, 0.2, 0.25, 0.3], [0.4, 0.5, 0.6, 0.7], [0.2, 0.3, 0.4, 1.01]
+    )
     results = []
-    for answer_t, clarify_t, intent_t in grid:
+    for answer_t, clarify_t, intent_t, human_t in grid:
         if clarify_t >= answer_t:
             continue
-        policy = ThresholdPolicy(answer_threshold=answer_t, clarify_threshold=clarify_t, intent_threshold=intent_t)
+        policy = ThresholdPolicy(
+            answer_threshold=answer_t, clarify_threshold=clarify_t, intent_threshold=intent_t, human_threshold=human_t
+        )
         tally = Tally()
         for case, intent, entries in prepared:
             o = policy.decide(intent, entries, ConversationContext())
@@ -88,22 +92,19 @@ def main() -> None:
             )
         row = tally.row()
         score = (row["answer_acc"] + row["handoff_P"] + row["handoff_R"]) / 3
-        results.append((score, answer_t, clarify_t, intent_t, row))
-    results.sort(key=lambda r: (-r[0], -r[1]))
+        results.append((score, answer_t, clarify_t, intent_t, human_t, row))
+    # Ties go to the higher answer threshold, then the higher human threshold (fewer handoffs).
+    results.sort(key=lambda r: (-r[0], -r[1], -r[4]))
     rows = [
-        [f"{s:.1f}", a, c, i, r["answer_acc"], r["handoff_P"], r["handoff_R"], r["clarify_rate"]]
-        for s, a, c, i, r in results[:10]
+        [f"{s:.1f}", a, c, i, h, r["answer_acc"], r["handoff_P"], r["handoff_R"], r["clarify_rate"]]
+        for s, a, c, i, h, r in results[:10]
     ]
-    print(
-        markdown_table(
-            ["objective", "answer_t", "clarify_t", "intent_t", "answer_acc", "handoff_P", "handoff_R", "clarify_rate"],
-            rows,
-        )
-    )
+    headers = ["objective", "answer_t", "clarify_t", "intent_t", "human_t", "answer_acc", "handoff_P", "handoff_R"]
+    print(markdown_table([*headers, "clarify_rate"], rows))
     best = results[0]
     print(
         f"\nbest: BORDERLESS_ANSWER_THRESHOLD={best[1]} BORDERLESS_CLARIFY_THRESHOLD={best[2]} "
-        f"BORDERLESS_INTENT_THRESHOLD={best[3]}"
+        f"BORDERLESS_INTENT_THRESHOLD={best[3]} BORDERLESS_HUMAN_THRESHOLD={best[4]} (1.01 = off)"
     )
 
 

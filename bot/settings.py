@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     answer_threshold: float = 0.3
     clarify_threshold: float = 0.15
     intent_threshold: float = 0.4
+    human_threshold: float = Field(0.3, description="Hand off when human_request or complaint is this likely.")
     max_unresolved_turns: int = 2
     fusion_weight: float = Field(0.5, description="Weight of the classifier vs the vector index in entry ranking.")
     fusion_temperature: float = Field(0.02, description="Softmax temperature over the index's cosine scores.")

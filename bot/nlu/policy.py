@@ -16,6 +16,7 @@ from bot.nlu.intents import IntentPrediction
 from bot.settings import Settings
 
 HANDOFF_INTENTS = ("human_request", "complaint_urgent", "out_of_scope")
+PERSON_INTENTS = ("human_request", "complaint_urgent")
 SMALL_TALK_INTENTS = ("greeting", "thanks_goodbye")
 
 
@@ -34,7 +35,9 @@ class PolicyOutcome:
 class ThresholdPolicy:
     """The default policy; every threshold is a probability.
 
-    1. a non-FAQ intent at least ``intent_threshold`` sure decides: human request,
+    1. a request for a person or a complaint at least ``human_threshold`` likely hands off,
+       even when an FAQ entry is likelier;
+       a non-FAQ intent at least ``intent_threshold`` sure decides: human request,
        complaint and out-of-scope hand off; greeting and thanks get a short reply;
     2. the best entry at least ``answer_threshold`` sure: answer it;
     3. the best entry at least ``clarify_threshold`` sure: clarify with the up to 3
@@ -46,6 +49,7 @@ class ThresholdPolicy:
     answer_threshold: float = 0.5
     clarify_threshold: float = 0.2
     intent_threshold: float = 0.5
+    human_threshold: float = 0.3
     max_unresolved_turns: int = 2
 
     @classmethod
@@ -54,12 +58,19 @@ class ThresholdPolicy:
             answer_threshold=settings.answer_threshold,
             clarify_threshold=settings.clarify_threshold,
             intent_threshold=settings.intent_threshold,
+            human_threshold=settings.human_threshold,
             max_unresolved_turns=settings.max_unresolved_turns,
         )
 
     def decide(
         self, intent: IntentPrediction, entries: list[EntryScore], context: ConversationContext
     ) -> PolicyOutcome:
+        # Asking for a person or complaining wins even when an FAQ entry looks likelier: honouring it costs an
+        # agent a minute, ignoring it is what shoppers hate most about support bots.
+        wants_human = [i for i in PERSON_INTENTS if intent.probabilities.get(i, 0.0) >= self.human_threshold]
+        if wants_human:
+            best_intent = max(wants_human, key=lambda i: intent.probabilities[i])
+            return PolicyOutcome("handoff", best_intent, intent.probabilities[best_intent])
         if intent.intent != "faq_question" and intent.confidence >= self.intent_threshold:
             if intent.intent in SMALL_TALK_INTENTS:
                 return PolicyOutcome("answer", intent.intent, intent.confidence)
