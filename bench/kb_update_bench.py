@@ -233,7 +233,7 @@ def run_size(
     engine = pipeline.AnswerEngine(
         settings=settings,
         embedder=embedder,
-        langid=pipeline.LANGID.create(settings.langid),
+        langid=pipeline.get_language_identifier(settings.langid),
         translator=pipeline.TRANSLATORS.create("none"),
         policy=pipeline.ThresholdPolicy.from_settings(settings),
         intent_examples=intent_examples,

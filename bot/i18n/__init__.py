@@ -29,11 +29,6 @@ def t(key: str, lang: str | None, catalogue_name: str = "ui", **fmt: object) -> 
     return text.format(**fmt) if fmt else text
 
 
-def has(key: str, lang: str, catalogue_name: str = "ui") -> bool:
-    """Whether ``key`` exists in ``lang`` itself (not through the English fallback)."""
-    return lang in catalogue(catalogue_name).get(key, {})
-
-
 def bundle(lang: str, catalogue_name: str = "ui") -> dict[str, str]:
     """Every string of a catalogue in one language, for the widget."""
     return {key: v.get(lang) or v["en"] for key, v in catalogue(catalogue_name).items()}

@@ -20,10 +20,6 @@ SUPPORTED_LOCALES: tuple[str, ...] = (
     "en", "es", "fr", "de", "pt", "it", "nl", "zh", "ja", "ko", "ru", "ar", "lv", "pl", "tr",
 )
 
-INTENTS: tuple[str, ...] = (
-    "greeting", "thanks_goodbye", "human_request", "complaint_urgent", "out_of_scope", "faq_question",
-)
-
 
 @dataclass(frozen=True)
 class LanguageGuess:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.i18n import has, t
+from bot.i18n import t
 from bot.knowledge import files
 from bot.knowledge.models import Entry, KnowledgeBase
 from bot.nlu.base import ConversationContext, Decision, LanguageIdentifier, Suggestion, Translator, Turn
@@ -27,7 +27,7 @@ from bot.nlu.embedders import EMBEDDERS, CachedEmbedder
 from bot.nlu.index import EntryScore, aggregate
 from bot.nlu.intents import FAQ_INTENT, IntentPrediction
 from bot.nlu.knowledge_state import KnowledgeState, LiveKnowledge
-from bot.nlu.langid import LANGID, resolve_language
+from bot.nlu.langid import get_language_identifier, resolve_language
 from bot.nlu.policy import PolicyOutcome, ThresholdPolicy
 from bot.nlu.translate import TRANSLATORS
 from bot.settings import Settings
@@ -183,7 +183,7 @@ class AnswerEngine:
         )
 
     def _say(self, key: str, lang: str) -> str:
-        return t(key, lang if has(key, lang, "bot") else "en", "bot")
+        return t(key, lang, "bot")
 
     def answer_text(self, kb: KnowledgeBase, faq_id: str, lang: str) -> tuple[str, str]:
         """The entry's answer in ``lang``: its own translation, a machine translation, or the default + a note."""
@@ -242,7 +242,7 @@ def build_engine(
     return AnswerEngine(
         settings=settings,
         embedder=CachedEmbedder(inner, settings.models_dir / "cache"),
-        langid=LANGID.create(settings.langid),
+        langid=get_language_identifier(settings.langid),  # one loaded model per process, shared by engines
         translator=TRANSLATORS.create(settings.translator),
         policy=ThresholdPolicy.from_settings(settings),
         intent_examples=intent_examples,

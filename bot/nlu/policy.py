@@ -15,7 +15,6 @@ from bot.nlu.index import EntryScore
 from bot.nlu.intents import IntentPrediction
 from bot.settings import Settings
 
-HANDOFF_INTENTS = ("human_request", "complaint_urgent", "out_of_scope")
 PERSON_INTENTS = ("human_request", "complaint_urgent")
 SMALL_TALK_INTENTS = ("greeting", "thanks_goodbye")
 
