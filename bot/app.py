@@ -14,14 +14,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import __version__
+from bot.auth.deps import lookup_principal
 from bot.auth.routes import router as auth_router
 from bot.auth.service import LoginThrottle, bootstrap
 from bot.conversations.engine import Engine, EngineProvider
@@ -32,6 +33,7 @@ from bot.conversations.ws import router as ws_router
 from bot.db import migrate
 from bot.db.session import Database
 from bot.handoff.routes import router as queue_router
+from bot.metrics import CONTENT_TYPE_LATEST, ChatMetrics
 from bot.realtime.pubsub import create_pubsub
 from bot.settings import REPO_ROOT, Settings, get_settings
 
@@ -43,6 +45,8 @@ MAX_BODY_BYTES = 5 * 1024 * 1024
 #: Routers of domains added later; included when the module exists.
 OPTIONAL_ROUTERS: tuple[str, ...] = ("bot.editor.routes",)
 PAGES = {"/console": "console.html", "/demo": "demo.html"}
+KB_CHANNEL = "kb"  # knowledge-base revision pushes between server processes
+REDIS_CONNECT_SECONDS = 3.0
 
 
 class LimitsMiddleware:
@@ -76,6 +80,27 @@ class LimitsMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+async def _follow_knowledge(app: FastAPI) -> None:
+    """Apply knowledge-base changes announced by other processes as soon as they are announced."""
+    from bot.editor.live import sync_engine
+
+    runtime: ChatRuntime = app.state.chat
+    sub = await runtime.bus.subscribe([KB_CHANNEL])
+    try:
+        while True:
+            await sub.get()  # a change, or a resync after a relay outage: either way compare with the database
+            engine = getattr(runtime.engine, "_engine", None)
+            if engine is not None:
+                try:
+                    changed = await run_in_threadpool(sync_engine, engine, runtime.db)
+                    if changed:
+                        log.info("knowledge base: %d entries updated (pushed by another process)", changed)
+                except Exception as exc:  # the poller retries
+                    log.warning("knowledge base update failed: %s", exc)
+    finally:
+        await sub.close()
+
+
 def _page(name: str) -> FileResponse:
     path = STATIC_DIR / name
     if not path.is_file():
@@ -103,12 +128,14 @@ def create_app(
     settings = settings or get_settings()
     db = Database.from_settings(settings)
     if migrate_db:
-        migrate.upgrade(db.engine)
-        with db.session() as session:
-            bootstrap(session, settings)
-    bus = create_pubsub(settings.pubsub_url)
+        with migrate.startup_lock(db.engine):  # several processes may start at once on one database
+            migrate.upgrade(db.engine)
+            with db.session() as session:
+                bootstrap(session, settings)
+    bus = create_pubsub(settings.pubsub_url, settings.redis_url)
     provider = EngineProvider(settings, engine)
     runtime = ChatRuntime(settings, db, bus, provider)
+    metrics = runtime.metrics = ChatMetrics(runtime)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -116,12 +143,25 @@ def create_app(
         if preload_engine and engine is None:
             preload = asyncio.create_task(provider.get())
             preload.add_done_callback(lambda t: t.cancelled() or t.exception())  # logged by the provider
+        follower: asyncio.Task[None] | None = None
+        if hasattr(bus, "wait_connected"):
+            if not await bus.wait_connected(REDIS_CONNECT_SECONDS):
+                log.warning("Redis at BORDERLESS_REDIS_URL is unreachable; serving with database polling")
+            follower = asyncio.create_task(_follow_knowledge(app))
+            loop = asyncio.get_running_loop()
+            app.state.announce_kb = lambda: asyncio.run_coroutine_threadsafe(
+                bus.publish(KB_CHANNEL, {"kb": "changed"}), loop)
+            live = getattr(app.state, "knowledge", None)
+            if live is not None:
+                live.announce = app.state.announce_kb
         try:
             yield
         finally:
             if preload is not None and not preload.done():
                 preload.cancel()
-            await runtime.drain()
+            if follower is not None:
+                follower.cancel()
+            await runtime.drain(settings.shutdown_grace_seconds)
             await bus.close()
             db.dispose()
 
@@ -137,6 +177,8 @@ def create_app(
     app.state.bus = bus
     app.state.engine = provider
     app.state.chat = runtime
+    app.state.metrics = metrics
+    app.state.announce_kb = None
     app.state.login_throttle = LoginThrottle()
     app.add_middleware(LimitsMiddleware)
 
@@ -167,8 +209,28 @@ def create_app(
         except Exception as exc:  # report, don't crash the probe
             log.warning("healthz: database check failed: %s", exc)
             database = "error"
-        return {"status": "ok" if database == "ok" else "degraded", "version": __version__,
-                "database": database, "engine": provider.status}
+        body = {"status": "ok" if database == "ok" else "degraded", "version": __version__,
+                "database": database, "engine": provider.status,
+                "relay": "degraded" if runtime.bus_degraded else "ok"}
+        if runtime.closing:  # SIGTERM: fail the balancer's health check while bot turns finish
+            body["status"] = "shutting_down"
+            return JSONResponse(body, status_code=503)
+        return body
+
+    @app.get("/metrics", tags=["meta"], response_class=Response)
+    async def metrics_endpoint(request: Request) -> Response:
+        """Prometheus metrics of this process; needs an admin's bearer token (or use
+        ``BORDERLESS_METRICS_ADDRESS`` for an unauthenticated private address)."""
+        header = request.headers.get("authorization") or ""
+        token = header[7:].strip() if header[:7].lower() == "bearer " else None
+        user = await run_in_threadpool(lookup_principal, request, token)
+        if user is None:
+            raise HTTPException(401, detail={"code": "unauthorized", "message": "Metrics need an admin token."},
+                                headers={"WWW-Authenticate": "Bearer"})
+        if user.role != "admin":
+            raise HTTPException(403, detail={"code": "forbidden", "message": "Metrics are for admins."})
+        body = await run_in_threadpool(metrics.render)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/i18n/{lang}", tags=["meta"])
     def ui_strings(lang: str) -> dict[str, str]:

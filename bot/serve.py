@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,26 @@ def configure_logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+class GracefulServer(uvicorn.Server):
+    """uvicorn, plus on SIGTERM: stop accepting, finish the bot turns in flight while their sockets are still
+    open, then close every socket with 1012 (service restart: the widget reconnects at once, through the
+    balancer to another process, and resumes with ``last_seq``)."""
+
+    def __init__(self, config: uvicorn.Config, runtime: Any) -> None:
+        super().__init__(config)
+        self.runtime = runtime
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.runtime.closing = True
+        for server in self.servers:  # new connections are refused: the balancer tries another process
+            server.close()
+        in_flight = self.runtime.turns_in_flight
+        log.info("shutting down: finishing %d bot turns, then asking %d sockets to reconnect", in_flight,
+                 len(self.runtime.sockets))
+        await self.runtime.drain(self.runtime.settings.shutdown_grace_seconds)
+        await super().shutdown(sockets)  # uvicorn closes open websockets with 1012
+
+
 def serve_command(args: argparse.Namespace) -> int:
     """Migrate the database (Alembic, to head), bootstrap accounts, serve until interrupted."""
     from bot.app import create_app
@@ -73,6 +94,8 @@ def serve_command(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings, preload_engine=not args.no_preload)
+    if settings.metrics_address:
+        app.state.metrics.serve_on(settings.metrics_address)
     log.info("serving on http://%s:%d (data in %s)", args.host, args.port, settings.data_dir)
     config = uvicorn.Config(
         app,
@@ -85,7 +108,7 @@ def serve_command(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=10,
         server_header=False,
     )
-    uvicorn.Server(config).run()
+    GracefulServer(config, app.state.chat).run()
     return 0
 
 

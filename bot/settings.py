@@ -80,6 +80,22 @@ class Settings(BaseSettings):
     shopper_rate_per_minute: int = Field(30, description="Shopper messages per socket per minute (rate_limited).")
     pubsub_url: str = Field("memory://", description="Realtime relay: memory:// (one process); see docs/realtime.md.")
 
+    # Several processes (docs/deploy.md, docs/realtime.md)
+    redis_url: str | None = Field(
+        None, description="redis://host:6379/0 relays realtime hints, presence and KB revisions between server "
+        "processes; None = one process, in-memory relay."
+    )
+    relay_poll_seconds: float = Field(
+        1.0, description="While Redis is unreachable, sockets poll the database this often instead."
+    )
+    shutdown_grace_seconds: float = Field(
+        10.0, description="On SIGTERM, how long bot turns in flight may take before sockets are told to reconnect."
+    )
+    metrics_address: str | None = Field(
+        None, description="host:port serving /metrics without authentication on a separate (private) address; "
+        "/metrics on the main port always needs an admin token."
+    )
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

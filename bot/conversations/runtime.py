@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -34,6 +35,14 @@ class ChatRuntime:
         self.chat = ChatService(db, settings, resolve_secret_key(settings), self.handoff)
         self._locks: dict[str, list[Any]] = {}  # id -> [lock, users]
         self._tasks: set[asyncio.Task[None]] = set()
+        self.sockets: set[Any] = set()  # open websockets of this process (metrics, shutdown)
+        self.closing = False  # SIGTERM received: /healthz says so, the balancer stops sending sockets here
+        self.metrics: Any = None  # bot.metrics.ChatMetrics, set by the app
+
+    @property
+    def bus_degraded(self) -> bool:
+        """The cross-process relay is down: sockets poll the database (see bot.realtime.redis)."""
+        return bool(getattr(self.bus, "degraded", False))
 
     async def publish(self, outbox: Outbox) -> None:
         """Relay frames of a committed transaction."""
@@ -54,19 +63,22 @@ class ChatRuntime:
 
         The task outlives the socket that asked for it: the reply is stored and seen on resume.
         """
-        task = asyncio.create_task(self._bot_turn(conversation_id, message_id, text), name=f"bot:{conversation_id}")
+        task = asyncio.create_task(self._bot_turn(conversation_id, message_id, text, time.perf_counter()),
+                                   name=f"bot:{conversation_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _bot_turn(self, conversation_id: str, message_id: str, text: str) -> None:
+    async def _bot_turn(self, conversation_id: str, message_id: str, text: str, started: float) -> None:
         entry = self._locks.get(conversation_id)
         if entry is None:
             entry = self._locks[conversation_id] = [asyncio.Lock(), 0]
         entry[1] += 1
         try:
             async with entry[0]:
-                await self._answer(conversation_id, message_id, text)
+                decision = await self._answer(conversation_id, message_id, text)
+            if decision is not None and self.metrics is not None:
+                self.metrics.bot_reply(decision.action, time.perf_counter() - started, decision.reason)
         except Exception:
             log.exception("bot turn for conversation %s failed", conversation_id)
         finally:
@@ -74,13 +86,13 @@ class ChatRuntime:
             if entry[1] == 0:
                 self._locks.pop(conversation_id, None)
 
-    async def _answer(self, conversation_id: str, message_id: str, text: str) -> None:
+    async def _answer(self, conversation_id: str, message_id: str, text: str) -> Decision | None:
         try:
             state, context = await run_in_threadpool(self.chat.bot_context, conversation_id)
         except NotFound:
-            return
+            return None
         if state != "bot":
-            return
+            return None
         await self.publish_frame(conversation_id, {"type": "typing", "role": "bot"})
         try:
             decision: Decision = await self.engine.respond(text, context)
@@ -90,13 +102,29 @@ class ChatRuntime:
         topic = self.engine.topic_for(decision)
         outbox = await run_in_threadpool(self.chat.record_decision, conversation_id, message_id, decision, topic)
         await self.publish(outbox)
+        return decision
+
+    @property
+    def turns_in_flight(self) -> int:
+        return len(self._tasks)
 
     async def drain(self, timeout: float = 10.0) -> None:
-        """Let running bot turns finish (server shutdown), then cancel what is left."""
-        tasks = list(self._tasks)
-        if not tasks:
-            return
-        done, pending = await asyncio.wait(tasks, timeout=timeout)
-        for task in pending:
-            task.cancel()
-        log.info("shutdown: %d bot turns finished, %d cancelled", len(done), len(pending))
+        """Let running bot turns finish (server shutdown), then cancel what is left.
+
+        Turns started meanwhile (a shopper still connected here sent a message) are waited for too. A cancelled
+        turn loses nothing: its shopper message is stored and answered when the conversation resumes.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        finished = 0
+        while self._tasks:
+            tasks = list(self._tasks)
+            done, pending = await asyncio.wait(tasks, timeout=max(0.0, deadline - loop.time()))
+            finished += len(done)
+            if pending and loop.time() >= deadline:
+                for task in pending:
+                    task.cancel()
+                log.info("shutdown: %d bot turns finished, %d cancelled", finished, len(pending))
+                return
+        if finished:
+            log.info("shutdown: %d bot turns finished", finished)

@@ -51,6 +51,7 @@ class Opened:
     lang: str
     agent_name: str | None
     reason: str | None
+    last_seq: int = 0  # the conversation's highest seq when it was opened
 
 
 @dataclass
@@ -111,7 +112,7 @@ class ChatService:
                 if not hmac.compare_digest(conv.store_key, store_key):
                     return None
                 return Opened(conv.id, token, False, conv.state, conv.lang, self._agent_name(session, conv),
-                              self._queued_reason(session, conv))
+                              self._queued_reason(session, conv), conv.last_seq)
         lang = normalize_lang(locale if isinstance(locale, str) else None, self.settings.default_locale)
         token = secrets.token_urlsafe(32)
         now = utcnow()
@@ -351,6 +352,34 @@ class ChatService:
             query = query.where(Conversation.state == state)
         with self.db.read() as session:
             return [self._summary(session, c) for c in session.scalars(query).all()]
+
+    def shopper_state(self, conversation_id: str) -> dict[str, Any]:
+        """The shopper's current ``state`` frame (catching up after missed relay hints)."""
+        with self.db.read() as session:
+            conv = get_conversation(session, conversation_id)
+            return state_frame(conv, self._agent_name(session, conv), self._queued_reason(session, conv))
+
+    def held_seqs(self, agent_id: int) -> dict[str, int]:
+        """The conversations ``agent_id`` holds and their last ``seq``."""
+        with self.db.read() as session:
+            return dict(session.execute(select(Conversation.id, Conversation.last_seq).where(
+                Conversation.agent_id == agent_id, Conversation.state == "agent")).all())
+
+    def held_messages(self, agent_id: int, known: dict[str, int]) -> list[tuple[str, dict[str, Any]]]:
+        """``(conversation id, agent message)`` of the conversations ``agent_id`` holds, after the ``seq`` in
+        ``known`` (0 for conversations not in it). Agent sockets catch up with it."""
+        out: list[tuple[str, dict[str, Any]]] = []
+        with self.db.read() as session:
+            held = session.execute(select(Conversation.id, Conversation.last_seq).where(
+                Conversation.agent_id == agent_id, Conversation.state == "agent")).all()
+            for cid, last_seq in held:
+                after = known.get(cid, 0)
+                if last_seq <= after:
+                    continue
+                rows = session.scalars(select(Message).where(Message.conversation_id == cid, Message.seq > after)
+                                       .order_by(Message.seq).limit(WELCOME_HISTORY_LIMIT)).all()
+                out.extend((cid, agent_message(m)) for m in rows)
+        return out
 
     def holder(self, conversation_id: str) -> int | None:
         """The id of the agent holding the conversation, if any."""

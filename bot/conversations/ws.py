@@ -36,6 +36,7 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_HELLO_TIMEOUT = 4408
 CLOSE_LAGGING = 4409
+CLOSE_SERVICE_RESTART = 1012  # uvicorn's code on shutdown: reconnect (through the balancer) and resume
 TYPING_RELAY_SECONDS = 2.0
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 
@@ -91,6 +92,30 @@ def parse_frame(message: dict[str, Any], max_bytes: int) -> tuple[dict[str, Any]
     return frame, None
 
 
+class SeqTracker:
+    """Which of a conversation's gap-free ``seq`` numbers a socket has been sent (relay hints can arrive out of
+    order from two processes; catch-up reads everything above :attr:`contiguous` and skips what was sent)."""
+
+    def __init__(self, contiguous: int = 0) -> None:
+        self.contiguous = contiguous
+        self._ahead: set[int] = set()
+
+    def sent(self, seq: int) -> bool:
+        return seq <= self.contiguous or seq in self._ahead
+
+    def add(self, seq: object) -> bool:
+        """Record ``seq``; False when it was already recorded (a duplicate to drop)."""
+        if not isinstance(seq, int) or isinstance(seq, bool):
+            return True
+        if self.sent(seq):
+            return False
+        self._ahead.add(seq)
+        while self.contiguous + 1 in self._ahead:
+            self.contiguous += 1
+            self._ahead.discard(self.contiguous)
+        return True
+
+
 class _Socket:
     """Shared plumbing: serialised sends, the subscription pump, frame reading."""
 
@@ -103,6 +128,8 @@ class _Socket:
         self.sub: Subscription | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.open = True
+        self._poller: asyncio.Task[None] | None = None
+        runtime.sockets.add(self)
 
     async def send(self, frame: dict[str, Any]) -> None:
         if not self.open:
@@ -138,13 +165,37 @@ class _Socket:
     async def deliver(self, envelope: dict[str, Any]) -> None:
         await self.send(envelope["frame"])
 
+    async def catch_up(self) -> None:
+        """Send from the database what the relay may have missed (socket kinds override)."""
+
+    async def resync(self) -> None:
+        """The relay may have missed frames: catch up now, and keep polling while it is degraded."""
+        await self.catch_up()
+        if self.runtime.bus_degraded and (self._poller is None or self._poller.done()) and self.open:
+            self._poller = asyncio.create_task(self._poll_while_degraded())
+            self.tasks.append(self._poller)
+
+    async def _poll_while_degraded(self) -> None:
+        while self.open and self.runtime.bus_degraded:
+            await asyncio.sleep(self.settings.relay_poll_seconds)
+            try:
+                await self.catch_up()
+            except Exception as exc:  # the database may be briefly unreachable too; try again next round
+                log.warning("socket %s: catching up from the database failed: %s", self.id, exc)
+        if self.open:
+            await self.catch_up()
+
     async def pump(self) -> None:
         """Forward relayed frames to this socket until it closes."""
         assert self.sub is not None
         try:
+            if self.runtime.bus_degraded:
+                await self.resync()
             while self.open:
                 envelope = await self.sub.get()
-                if self.accepts(envelope):
+                if envelope.get("resync"):
+                    await self.resync()
+                elif self.accepts(envelope):
                     await self.deliver(envelope)
         except SubscriberOverflow:
             log.warning("socket %s fell behind; closing it so it resumes from the database", self.id)
@@ -186,6 +237,7 @@ class _Socket:
 
     async def cleanup(self) -> None:
         self.open = False
+        self.runtime.sockets.discard(self)
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
@@ -203,6 +255,31 @@ class ShopperSocket(_Socket):
         self.conversation_id: str | None = None
         self._sent: deque[float] = deque()
         self._typing_at = 0.0
+        self.state: str | None = None
+        self.seqs = SeqTracker()  # messages sent to this socket (or that the client had before hello)
+
+    async def deliver(self, envelope: dict[str, Any]) -> None:
+        frame = envelope["frame"]
+        kind = frame.get("type")
+        if kind == "message":
+            if not self.seqs.add(frame["message"].get("seq")):
+                return  # already sent (caught up from the database first)
+        elif kind == "state":
+            self.state = frame.get("state")
+        await self.send(frame)
+
+    async def catch_up(self) -> None:
+        cid = self.conversation_id
+        if cid is None:
+            return
+        messages, state = await run_in_threadpool(self.runtime.chat.history, cid, self.seqs.contiguous)
+        for message in messages:
+            if self.seqs.add(message["seq"]):
+                await self.send({"type": "message", "message": message})
+        if state != self.state:
+            frame = await run_in_threadpool(self.runtime.chat.shopper_state, cid)
+            self.state = frame["state"]
+            await self.send(frame)
 
     def _rate_ok(self) -> bool:
         now = time.monotonic()
@@ -258,7 +335,10 @@ class ShopperSocket(_Socket):
         self.sub = await self.runtime.bus.subscribe([conversation_channel(opened.conversation_id)])
         last_seq = hello.get("last_seq")
         after = last_seq if isinstance(last_seq, int) and not isinstance(last_seq, bool) and last_seq > 0 else 0
-        messages, _state = await run_in_threadpool(chat.history, opened.conversation_id, after)
+        messages, self.state = await run_in_threadpool(chat.history, opened.conversation_id, after)
+        self.seqs = SeqTracker(min(after, opened.last_seq))  # a client may claim more than there is
+        for message in messages:
+            self.seqs.add(message["seq"])
         await self.send({
             "type": "welcome",
             "conversation_id": opened.conversation_id,
@@ -295,6 +375,7 @@ class ShopperSocket(_Socket):
                 except ChatError as exc:
                     await self.send(error_frame("bad_request", exc.detail, reason=exc.code, client_id=client_id))
                     return
+                self.seqs.add(stored.message.get("seq"))
                 await self.send({"type": "ack", "client_id": frame.get("client_id"), "message": stored.message})
                 await self.runtime.publish(stored.outbox)
                 if stored.needs_bot:
@@ -333,6 +414,7 @@ class AgentSocket(_Socket):
         self.user = user
         self._queue_dirty = asyncio.Event()
         self._typing_at: dict[str, float] = {}
+        self._held: dict[str, SeqTracker] = {}  # conversation -> messages relayed here (catch-up)
 
     def accepts(self, envelope: dict[str, Any]) -> bool:
         if envelope.get("origin") == self.id:
@@ -341,10 +423,23 @@ class AgentSocket(_Socket):
         return agents is None or self.user.id in agents
 
     async def deliver(self, envelope: dict[str, Any]) -> None:
-        if envelope["frame"].get("type") == "queue_changed":
+        frame = envelope["frame"]
+        if frame.get("type") == "queue_changed":
             self._queue_dirty.set()
-        else:
-            await self.send(envelope["frame"])
+            return
+        if frame.get("type") == "message" and isinstance(frame.get("conversation_id"), str):
+            tracker = self._held.setdefault(frame["conversation_id"], SeqTracker())
+            if not tracker.add(frame["message"].get("seq")):
+                return  # already caught up from the database
+        await self.send(frame)
+
+    async def catch_up(self) -> None:
+        self._queue_dirty.set()
+        known = {cid: tracker.contiguous for cid, tracker in self._held.items()}
+        missed = await run_in_threadpool(self.runtime.chat.held_messages, self.user.id, known)
+        for cid, message in missed:
+            if self._held.setdefault(cid, SeqTracker()).add(message["seq"]):
+                await self.send({"type": "message", "conversation_id": cid, "message": message})
 
     async def send_queue(self) -> None:
         items = await run_in_threadpool(self.runtime.handoff.queue, self.user)
@@ -367,6 +462,9 @@ class AgentSocket(_Socket):
     async def run(self) -> None:
         try:
             self.sub = await self.runtime.bus.subscribe([AGENTS_CHANNEL])
+            # What the console already has (it loads histories over REST); catch-up sends only what is newer.
+            held = await run_in_threadpool(self.runtime.chat.held_seqs, self.user.id)
+            self._held = {cid: SeqTracker(seq) for cid, seq in held.items()}
             await self.send({"type": "welcome", "user": self.user.to_json()})
             await self.send_queue()
             self.start(self.pump())

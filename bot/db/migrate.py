@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 log = logging.getLogger(__name__)
 
@@ -37,3 +40,24 @@ def downgrade(engine: Engine, revision: str) -> None:
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.downgrade(cfg, revision)
+
+
+@contextlib.contextmanager
+def startup_lock(engine: Engine, name: str = "borderless-startup") -> Iterator[None]:
+    """Serialise first-start work (migrations, first-run accounts, seeding) across server processes.
+
+    Two processes started together on one empty PostgreSQL database would otherwise both create the tables.
+    A session-level advisory lock on PostgreSQL; SQLite is one process's file, so nothing to do.
+    """
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    key = zlib.crc32(name.encode()) & 0x7FFFFFFF
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            conn.commit()

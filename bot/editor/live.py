@@ -17,7 +17,7 @@ import queue
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,11 +136,13 @@ def build_engine(settings: Settings) -> Any:
     Seeds the database from ``settings.kb_path`` on the first start. Without the knowledge tables (a database
     not migrated yet) it falls back to the files.
     """
+    from bot.db.migrate import startup_lock
     from bot.nlu import pipeline
 
     db = Database.from_settings(settings)
     try:
-        service.ensure_seeded(db.session, settings)
+        with startup_lock(db.engine, "borderless-kb-seed"):  # several processes may start at once
+            service.ensure_seeded(db.session, settings)
         with db.session() as session:
             kb, revision = service.published_kb(session)
     except (OperationalError, ProgrammingError) as exc:
@@ -169,6 +171,9 @@ class KnowledgeLive:
         self._lock = threading.Lock()
         self._prewarm: queue.Queue[list[str]] = queue.Queue()
         self._prewarm_thread: threading.Thread | None = None
+        #: called after a commit changed the knowledge base, so other server processes update now
+        #: (bot.app pushes the revision through the relay); their poller is the fallback
+        self.announce: Callable[[], None] | None = None
 
     @classmethod
     def of(cls, app: Any) -> KnowledgeLive:
@@ -178,6 +183,7 @@ class KnowledgeLive:
                 live = getattr(app.state, "knowledge", None)
                 if live is None:
                     live = app.state.knowledge = cls(app.state.db, app.state.settings)
+                    live.announce = getattr(app.state, "announce_kb", None)
         return live
 
     def ensure_seeded(self) -> None:
@@ -193,14 +199,20 @@ class KnowledgeLive:
             self.engine = engine
 
     def sync(self) -> int:
-        """Apply committed changes to the engine now (no-op without an engine: it syncs when built)."""
-        if self.engine is None:
-            return 0
-        try:
-            return sync_engine(self.engine, self.db)
-        except Exception:
-            log.exception("could not update the live knowledge base; the poller will retry")
-            return 0
+        """Apply committed changes to the engine now (no-op without an engine: it syncs when built), and
+        announce them to other server processes."""
+        changed = 0
+        if self.engine is not None:
+            try:
+                changed = sync_engine(self.engine, self.db)
+            except Exception:
+                log.exception("could not update the live knowledge base; the poller will retry")
+        if self.announce is not None and (changed or self.engine is None):
+            try:
+                self.announce()
+            except Exception:
+                log.warning("could not announce the knowledge base change", exc_info=True)
+        return changed
 
     def status(self) -> dict[str, Any]:
         with self.db.session() as session:

@@ -23,6 +23,11 @@ from typing import Any, Protocol, runtime_checkable
 log = logging.getLogger(__name__)
 
 
+#: Delivered to every subscriber when the relay may have missed messages (a cross-process link dropped or came
+#: back): catch up from the database. Implementations with nothing to miss (in-process) never send it.
+RESYNC: dict[str, Any] = {"resync": True}
+
+
 class SubscriberOverflow(Exception):
     """A subscriber fell too far behind and was dropped; it should reconnect and resume from the database."""
 
@@ -91,6 +96,9 @@ class _MemorySubscription:
 class InMemoryPubSub:
     """One process's pub/sub: per-channel sets of bounded queues. Publish never blocks; slow subscribers drop."""
 
+    #: Never degraded: nothing can be missed inside one process (see ``RedisPubSub.degraded``).
+    degraded = False
+
     def __init__(self, max_queue: int = 1000) -> None:
         self.max_queue = max_queue
         self._channels: dict[str, set[_MemorySubscription]] = {}
@@ -122,18 +130,16 @@ class InMemoryPubSub:
         self._channels.clear()
 
 
-def create_pubsub(url: str) -> PubSub:
-    """The implementation for ``BORDERLESS_PUBSUB_URL``: ``memory://`` here; see docs/realtime.md for Redis."""
+def create_pubsub(url: str, redis_url: str | None = None) -> PubSub:
+    """The relay: Redis when ``redis_url`` (``BORDERLESS_REDIS_URL``) is set, else ``url``
+    (``BORDERLESS_PUBSUB_URL``, ``memory://`` by default)."""
+    if redis_url:
+        url = redis_url
     scheme = url.split("://", 1)[0].lower() if "://" in url else url.lower()
     if scheme in ("memory", ""):
         return InMemoryPubSub()
     if scheme in ("redis", "rediss"):
-        try:
-            from bot.realtime.redis import RedisPubSub  # type: ignore[import-not-found]
-        except ModuleNotFoundError as exc:
-            raise RuntimeError(
-                "BORDERLESS_PUBSUB_URL is a Redis URL but bot/realtime/redis.py is not installed; "
-                "see docs/realtime.md"
-            ) from exc
+        from bot.realtime.redis import RedisPubSub
+
         return RedisPubSub(url)
     raise ValueError(f"unknown pubsub URL scheme {scheme!r} (memory:// or redis://)")
