@@ -1,0 +1,295 @@
+"""Helpers for tests/test_multinode.py (and bench/ws_load.py --nodes): Redis, nginx and Borderless server
+processes on loopback ports, and an answer engine that follows the editor without loading models.
+
+Not a conftest, so it cannot clash with fixtures other parts of the project define.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+for _p in (REPO, REPO / "tests"):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
+from chat_support import FakeEngine, free_port  # noqa: E402
+
+from bot.knowledge.models import KnowledgeBase  # noqa: E402
+from bot.nlu.base import ConversationContext, Decision  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+
+NGINX_CONF = REPO / "deploy" / "nginx.conf"
+
+
+def missing_binaries() -> list[str]:
+    """Debian binaries the multi-node setup needs and this machine lacks."""
+    from chat_support import pg_bin_dir
+
+    missing = [name for name in ("redis-server", "nginx") if shutil.which(name) is None
+               and not Path(f"/usr/sbin/{name}").exists()]
+    if pg_bin_dir() is None:
+        missing.append("postgresql")
+    return missing
+
+
+# ---------------------------------------------------------------------------------------------- engine
+class FollowingEngine(FakeEngine):
+    """:class:`FakeEngine` that also answers the published knowledge base's questions word for word and follows
+    the editor like the real engine does (``bot.editor.live``: apply_changes / swap_knowledge), in microseconds."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        super().__init__()
+        self.kb = kb
+        self.embedder = self  # the editor pre-embeds new questions in the background: nothing to do here
+
+    def embed_passages(self, texts: list[str]) -> None:
+        return None
+
+    def _questions(self) -> dict[str, tuple[str, str]]:
+        out = {}
+        for entry in self.kb.published():
+            for locale, content in entry.locales.items():
+                for q in content.questions:
+                    out[q.strip().lower()] = (entry.id, content.answer, locale)
+        return out
+
+    def respond(self, text: str, context: ConversationContext) -> Decision:
+        hit = self._questions().get(text.strip().lower())
+        if hit is None:
+            return super().respond(text, context)
+        faq_id, answer, locale = hit
+        return Decision(lang=locale.split("-")[0], intent="faq_question", action="answer", faq_id=faq_id,
+                        confidence=0.99, reason="confident", reply=answer)
+
+    def apply_changes(self, changes: dict[str, Any]) -> None:
+        entries = dict(self.kb.entries)
+        for faq_id, entry in changes.items():
+            if entry is None:
+                entries.pop(faq_id, None)
+            else:
+                entries[faq_id] = entry
+        self.kb = KnowledgeBase(entries=entries, default_locale=self.kb.default_locale)
+
+    def swap_knowledge(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+
+    def preview(self, changes: dict[str, Any], base: Any = None) -> FollowingEngine:
+        view = FollowingEngine(self.kb)
+        view.apply_changes(changes)
+        return view
+
+    def knowledge_status(self) -> dict[str, Any]:
+        return {"entries": len(self.kb.entries)}
+
+
+def build_following_engine(settings: Settings) -> FollowingEngine:
+    """``BORDERLESS_ENGINE_FACTORY=multinode_support:build_following_engine``: seeded and synced like
+    ``bot.editor.live.build_engine``, but its poller is slow (60 s), so only the Redis push can be fast."""
+    from bot.db.migrate import startup_lock
+    from bot.db.session import Database
+    from bot.editor import live, service
+
+    db = Database.from_settings(settings)
+    with startup_lock(db.engine, "borderless-kb-seed"):
+        service.ensure_seeded(db.session, settings)
+    with db.session() as session:
+        kb, revision = service.published_kb(session)
+    engine = FollowingEngine(kb)
+    live.mark_built(engine, db, revision)
+    live.start_poller(engine, db, interval=60.0)
+    return engine
+
+
+# ---------------------------------------------------------------------------------------------- processes
+def _wait(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            if predicate():
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not come up in {timeout:.0f}s")
+
+
+class RedisServer:
+    """Debian's redis-server on 127.0.0.1:<port>, no persistence; can be stopped and started on the same port."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.dir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        exe = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.proc = subprocess.Popen(
+            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.dir), "--protected-mode", "yes"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def ping() -> bool:
+            import redis
+
+            return bool(redis.Redis(port=self.port, socket_connect_timeout=0.5).ping())
+
+        _wait(ping, 15, "redis-server")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(10)
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+
+def render_nginx_conf(listen_port: int, upstream_ports: list[int], fail_timeout: str = "2s") -> str:
+    """deploy/nginx.conf with loopback ports on its ``@listen`` and ``@node`` lines."""
+    out = []
+    nodes_done = False
+    for line in NGINX_CONF.read_text().splitlines():
+        if line.rstrip().endswith("# @listen"):
+            line = re.sub(r"listen\s+\S+;", f"listen 127.0.0.1:{listen_port};", line)
+        elif line.rstrip().endswith("# @node"):
+            if nodes_done:
+                continue
+            indent = line[: len(line) - len(line.lstrip())]
+            line = "\n".join(f"{indent}server 127.0.0.1:{p} max_fails=1 fail_timeout={fail_timeout};"
+                             for p in upstream_ports)
+            nodes_done = True
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+class Nginx:
+    """Debian's nginx running deploy/nginx.conf (loopback ports) in a private prefix."""
+
+    def __init__(self, workdir: Path, upstream_ports: list[int]) -> None:
+        self.port = free_port()
+        self.dir = workdir
+        self.upstream_ports = upstream_ports
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        conf = self.dir / "nginx.conf"
+        text = render_nginx_conf(self.port, self.upstream_ports)
+        # temp files inside the prefix (Debian's defaults live under /var/lib/nginx, root only)
+        text = text.replace("http {\n", "http {\n    client_body_temp_path tmp/body;\n    proxy_temp_path tmp/proxy;\n"
+                            "    fastcgi_temp_path tmp/fcgi;\n    uwsgi_temp_path tmp/uwsgi;\n"
+                            "    scgi_temp_path tmp/scgi;\n", 1)
+        conf.write_text(text)
+        (self.dir / "tmp").mkdir(exist_ok=True)
+        os.chmod(self.dir / "tmp", 0o777)
+        exe = shutil.which("nginx") or "/usr/sbin/nginx"
+        self.proc = subprocess.Popen(
+            [exe, "-p", str(self.dir), "-c", str(conf), "-e", str(self.dir / "error.log"),
+             "-g", f"daemon off; pid {self.dir / 'nginx.pid'};"],
+            stdout=subprocess.DEVNULL, stderr=open(self.dir / "stderr.log", "wb"))  # noqa: SIM115
+        _wait(lambda: httpx.get(f"{self.http}/healthz", timeout=2).status_code in (200, 502, 503), 15, "nginx")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(5)
+            if self.proc.poll() is None:
+                self.proc.kill()
+        self.proc = None
+
+
+class Node:
+    """One ``python -m bot.serve`` process on 127.0.0.1:<port> with the given environment."""
+
+    def __init__(self, name: str, workdir: Path, env: dict[str, str], port: int | None = None) -> None:
+        self.name = name
+        self.port = port or free_port()
+        self.dir = workdir / name
+        self.env = env
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self, wait_engine: bool = True) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **self.env,
+               "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests"), os.environ.get("PYTHONPATH", "")])}
+        log = open(self.dir / "server.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.serve", "--host", "127.0.0.1", "--port", str(self.port),
+             "--data-dir", str(self.dir), "--log-level", "warning"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO))
+
+        def up() -> bool:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"node {self.name} exited: {self.log_tail()}")
+            body = httpx.get(f"{self.http}/healthz", timeout=2).json()
+            return body["status"] == "ok" and (not wait_engine or body["engine"] == "ready")
+
+        try:
+            _wait(up, 60, f"node {self.name}")
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}\n{self.log_tail()}") from None
+
+    def log_tail(self, n: int = 4000) -> str:
+        path = self.dir / "server.log"
+        return path.read_text(errors="replace")[-n:] if path.exists() else ""
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(10)
+            self.proc = None
+
+    def terminate(self, timeout: float = 30) -> int | None:
+        if self.proc is None:
+            return None
+        self.proc.terminate()
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc = None
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self.terminate(15)
+
+
+def workdir() -> Path:
+    path = Path(tempfile.mkdtemp(prefix="borderless-multinode-"))
+    os.chmod(path, 0o755)
+    return path
