@@ -2,12 +2,15 @@
 """CPU per reply: the chat server against the bare answer engine, in interleaved rounds of one run.
 
     python bench/cpu_per_reply.py [--messages 120] [--rounds 3] [--database-url postgresql://...]
+        [--variant NAME:ENV=VALUE,ENV=VALUE ...]
 
 Two processes stay up for the whole run: a worker that calls ``engine.respond`` on the dev-set messages
 (the bare model), and ``borderless serve`` with its default engine, answering the same messages sent by one
 websocket shopper at a time (closed loop: each message waits for its reply). Each round measures the CPU time
 (user + system, every thread, from /proc) each process spent on those messages; rounds alternate bare / server
 so that machine noise hits both alike. Prints a table per round and the median ratio over the rounds.
+Several server variants (``--variant``, e.g. ``1-thread:BORDERLESS_ENGINE_THREADS=1``) run side by side,
+each its own process, interleaved in every round.
 
 Messages come from bench/data/dev.jsonl (the dev set); held-out data stays out of tuning.
 """
@@ -121,28 +124,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=120, help="messages per round and side")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
-    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
-                        help="extra environment for the server (e.g. BORDERLESS_SQLITE_SYNCHRONOUS=NORMAL)")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME:ENV=VALUE,...",
+                        help="a server variant with extra environment (default: 'server:' and "
+                        "'server-1-thread:BORDERLESS_ENGINE_THREADS=1')")
     parser.add_argument("--bare-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.bare_worker:
         bare_worker()
         return 0
 
-    env_extra = dict(item.split("=", 1) for item in args.server_env)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    specs = args.variant or ["server:", "server-1-thread:BORDERLESS_ENGINE_THREADS=1"]
+    variants: list[tuple[str, dict[str, str]]] = []
+    for spec in specs:
+        name, _, env_spec = spec.partition(":")
+        variants.append((name, dict(kv.split("=", 1) for kv in env_spec.split(",") if kv)))
     data = Path(tempfile.mkdtemp(prefix="borderless-cpu-"))
-    server = spawn_server(port, data, args.database_url, env_extra)
+    servers: list[tuple[str, subprocess.Popen, str]] = []
     bare = subprocess.Popen([sys.executable, __file__, "--bare-worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
     rows = []
+    ratios: dict[str, list[float]] = {name: [] for name, _ in variants}
     try:
+        for name, env_extra in variants:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            (data / name).mkdir()
+            servers.append((name, spawn_server(port, data / name, args.database_url, env_extra),
+                            f"ws://127.0.0.1:{port}"))
         assert json.loads(bare.stdout.readline()).get("ready")
-        wait_ready(f"http://127.0.0.1:{port}")
-        url = f"ws://127.0.0.1:{port}"
-        asyncio.run(server_round(url, dev_texts(20)))  # warm-up: first conversation, first commits
+        for _name, _proc, url in servers:
+            wait_ready(url.replace("ws://", "http://"))
+            asyncio.run(server_round(url, dev_texts(20)))  # warm-up: first conversation, first commits
         texts = dev_texts(args.messages)
         for r in range(1, args.rounds + 1):
             before = cpu_seconds(bare.pid)
@@ -150,28 +163,32 @@ def main(argv: list[str] | None = None) -> int:
             bare.stdin.flush()
             bare_wall = json.loads(bare.stdout.readline())["wall"]
             bare_cpu = (cpu_seconds(bare.pid) - before) / args.messages
-
-            before = cpu_seconds(server.pid)
-            replies, server_wall = asyncio.run(server_round(url, texts))
-            server_cpu = (cpu_seconds(server.pid) - before) / replies
-            rows.append([r, round(bare_cpu * 1000, 1), round(bare_wall / args.messages * 1000, 1),
-                         round(server_cpu * 1000, 1), round(server_wall / replies * 1000, 1),
-                         round(server_cpu / bare_cpu, 2)])
-            print(f"round {r}: bare {bare_cpu * 1000:.1f} ms CPU/msg, server {server_cpu * 1000:.1f} ms CPU/reply, "
-                  f"ratio {server_cpu / bare_cpu:.2f}", file=sys.stderr, flush=True)
+            rows.append([r, "bare model", round(bare_cpu * 1000, 1), round(bare_wall / args.messages * 1000, 1), ""])
+            for name, proc, url in servers:
+                before = cpu_seconds(proc.pid)
+                replies, wall = asyncio.run(server_round(url, texts))
+                cpu = (cpu_seconds(proc.pid) - before) / replies
+                ratios[name].append(cpu / bare_cpu)
+                rows.append([r, name, round(cpu * 1000, 1), round(wall / replies * 1000, 1), round(cpu / bare_cpu, 2)])
+                print(f"round {r}: bare {bare_cpu * 1000:.1f} ms CPU/msg, {name} {cpu * 1000:.1f} ms CPU/reply, "
+                      f"ratio {cpu / bare_cpu:.2f}", file=sys.stderr, flush=True)
     finally:
-        bare.terminate()
-        server.terminate()
-        for proc in (bare, server):
+        procs = [bare, *(proc for _, proc, _ in servers)]
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
         shutil.rmtree(data, ignore_errors=True)
-    print(markdown_table(["round", "bare CPU ms/msg", "bare wall ms/msg", "server CPU ms/reply",
-                          "server wall ms/reply", "server/bare CPU"], rows))
-    print(f"\nmedian server/bare CPU ratio over {len(rows)} rounds: "
-          f"{statistics.median(r[-1] for r in rows):.2f} ({args.messages} messages per round and side)")
+    print(markdown_table(["round", "process", "CPU ms per message/reply", "wall ms per message/reply",
+                          "CPU vs bare model"], rows))
+    print()
+    for name, values in ratios.items():
+        if values:
+            print(f"{name}: median CPU ratio to the bare model over {len(values)} rounds: "
+                  f"{statistics.median(values):.2f} ({args.messages} messages per round and process)")
     return 0
 
 

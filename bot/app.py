@@ -162,6 +162,7 @@ def create_app(
             if follower is not None:
                 follower.cancel()
             await runtime.drain(settings.shutdown_grace_seconds)
+            provider.close()
             await bus.close()
             db.dispose()
 

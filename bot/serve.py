@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import socket
 import sys
 from pathlib import Path
@@ -88,10 +89,12 @@ class GracefulServer(uvicorn.Server):
 
 def serve_command(args: argparse.Namespace) -> int:
     """Migrate the database (Alembic, to head), bootstrap accounts, serve until interrupted."""
-    from bot.app import create_app
-
     configure_logging(args.log_level)
     settings = settings_from_args(args)
+    if settings.engine_threads > 0:  # before any OpenMP runtime (embedding model, faiss, torch) starts
+        os.environ["OMP_NUM_THREADS"] = str(settings.engine_threads)
+    from bot.app import create_app
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings, preload_engine=not args.no_preload)
     if settings.metrics_address:

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
         description="'module:function' building the answer engine from settings; the default answers from the "
         "database's published entries (seeded from kb_path on the first start) and follows the editor's changes.",
     )
+    engine_threads: int = Field(
+        0, description="Threads the model may use inside `borderless serve` (sets OMP_NUM_THREADS at start); "
+        "0 = the libraries' default (every core). See docs/benchmarks.md, 'Scale-out (issue 9)'.",
+    )
     engine_concurrency: int = Field(
         1, description="Answer engine calls running at once; the engine parallelises inside a call (OpenMP)."
     )

@@ -6,6 +6,7 @@ import asyncio
 import importlib
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from starlette.concurrency import run_in_threadpool
@@ -51,6 +52,10 @@ class EngineProvider:
         self._engine = engine
         self._lock = asyncio.Lock()
         self._slots = asyncio.Semaphore(max(1, settings.engine_concurrency))
+        # The engine's own threads (OpenMP in the embedding model and faiss) keep one team per calling thread:
+        # calling from whichever threadpool worker is free would grow a team per worker and wake cold ones.
+        # Dedicated threads keep the one warm team the bare model has (measured: bench/cpu_per_reply.py).
+        self._executor = ThreadPoolExecutor(max(1, settings.engine_concurrency), thread_name_prefix="engine")
         self._failed_at: float | None = None
         self.error: str | None = None
 
@@ -93,7 +98,11 @@ class EngineProvider:
         """One decision, computed in a worker thread (CPU-bound)."""
         engine = await self.get()
         async with self._slots:
-            return await run_in_threadpool(engine.respond, text, context)
+            return await asyncio.get_running_loop().run_in_executor(self._executor, engine.respond, text, context)
+
+    def close(self) -> None:
+        """Stop the engine's threads (server shutdown)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
     def topic_for(self, decision: Decision) -> str | None:
         """The knowledge base topic the shopper was asking about, else the intent."""
