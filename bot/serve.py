@@ -84,6 +84,9 @@ def serve_command(args: argparse.Namespace) -> int:
         ws_ping_timeout=20.0,
         timeout_graceful_shutdown=10,
         server_header=False,
+        # X-Forwarded-For is read by bot.web.clients, only from BORDERLESS_TRUSTED_PROXIES; uvicorn's own
+        # handling would believe any local peer and rewrite the address first.
+        proxy_headers=False,
     )
     uvicorn.Server(config).run()
     return 0

@@ -22,6 +22,7 @@ from starlette.websockets import WebSocketState
 from bot.auth.deps import principal_for_token
 from bot.auth.service import Principal, touch
 from bot.conversations.errors import ChatError
+from bot.web.unicode import has_lone_surrogate
 from bot.conversations.events import AGENTS_CHANNEL, conversation_channel
 from bot.conversations.runtime import ChatRuntime
 from bot.conversations.texts import ui_bundle
@@ -88,6 +89,9 @@ def parse_frame(message: dict[str, Any], max_bytes: int) -> tuple[dict[str, Any]
         return None, error_frame("bad_request", "a frame is a JSON object")
     if not isinstance(frame.get("type"), str):
         return None, error_frame("bad_request", "a frame needs a string 'type'")
+    if has_lone_surrogate(frame):  # UTF-8 cannot store it: the client's error, not the server's `internal`
+        return None, error_frame("bad_request", "the frame holds invalid Unicode (a lone surrogate)",
+                                 reason="invalid_unicode")
     return frame, None
 
 
