@@ -22,13 +22,13 @@ from starlette.websockets import WebSocketState
 from bot.auth.deps import principal_for_token
 from bot.auth.service import Principal, touch
 from bot.conversations.errors import ChatError
-from bot.web.unicode import has_lone_surrogate
 from bot.conversations.events import AGENTS_CHANNEL, conversation_channel
 from bot.conversations.runtime import ChatRuntime
 from bot.conversations.texts import ui_bundle
 from bot.db.types import new_id
 from bot.realtime.pubsub import SubscriberOverflow, Subscription
 from bot.settings import Settings
+from bot.web.unicode import has_lone_surrogate
 
 log = logging.getLogger(__name__)
 router = APIRouter()
