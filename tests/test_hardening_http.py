@@ -8,6 +8,7 @@ proxies only, weak passwords, CSV formula neutralising, the login throttle under
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import json
 import logging
@@ -27,6 +28,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from browser_support import CHROMIUM, CHROMIUM_ARGS, Dialogs, W, new_page, open_widget, sign_in
 from chat_support import PASSWORD, REPO, LiveServer, Shopper, add_user, auth, free_port, make_app, queued_conversation
 
 from bot.auth.throttle import LoginThrottle
@@ -381,3 +383,42 @@ def test_throttle_is_shared_through_redis(redis_url: str, tmp_path: Path) -> Non
     assert not one.blocked("li", "192.0.2.1")
     app = make_app(tmp_path, redis_url=redis_url)
     assert app.state.login_throttle.storage_url == redis_url
+
+
+# ---------------------------------------------------------------------------------------------- 8. in Chromium
+@pytest.mark.skipif(not CHROMIUM.exists() or importlib.util.find_spec("playwright") is None,
+                    reason="needs Debian's chromium and the playwright package")
+def test_pages_work_under_their_csp_refuse_framing_and_the_widget_embeds(server: LiveServer) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            dialogs = Dialogs()
+            ctx, page = new_page(browser, "en-US", dialogs)
+            page.add_init_script("window.__csp = []; document.addEventListener('securitypolicyviolation',"
+                                 " (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));")
+            sign_in(page, f"{server.http}/console", "ana2", PASSWORD, "Ana")
+            page.locator("#queue").wait_for(state="attached")
+            assert page.evaluate("window.__csp") == []
+            sign_in(page, f"{server.http}/editor", "editor", "borderless-demo", "Eddie")
+            assert page.evaluate("window.__csp") == []
+            # A page of another origin framing the console gets nothing; framing the store page works.
+            page.set_content(f'<iframe name="c" src="{server.http}/console"></iframe>'
+                             f'<iframe name="d" id="d" src="{server.http}/demo"></iframe>')
+            demo = page.frame_locator("#d")
+            demo.locator(f"{W} button.launcher").wait_for()
+            frames = {f.name: f for f in page.frames if f.parent_frame}
+            assert frames["d"].url.endswith("/demo")
+            assert frames["c"].url.startswith("chrome-error://")  # refused: frame-ancestors 'none'
+            assert frames["c"].evaluate("document.querySelectorAll('#login-form').length") == 0
+            # The widget on the store page talks to the server and gets an answer.
+            page.goto(f"{server.http}/demo")
+            open_widget(page)
+            page.locator(f"{W} textarea").fill("where is my parcel")
+            page.locator(f"{W} textarea").press("Enter")
+            page.locator(f"{W} .row.bot .bubble", has_text="answer to: where is my parcel").wait_for()
+            assert not dialogs.seen
+            ctx.close()
+        finally:
+            browser.close()
