@@ -255,7 +255,8 @@ async def import_entries(
     return await run_in_threadpool(run)
 
 
-@router.get("/api/editor/export")
+@router.get("/api/editor/export", responses={200: {"description": "The entries as a file download",
+                                                   "content": {"text/csv": {}, "application/json": {}}}})
 def export_entries(
     live: Live,
     _user: Editor,
