@@ -106,8 +106,11 @@ def detail_to_error(status: int, detail: Any) -> dict[str, Any]:
     ``{"code", "detail"}`` is read as code and message), anything else as the message."""
     if isinstance(detail, Mapping) and isinstance(detail.get("code"), str):
         extra = {k: v for k, v in detail.items() if k not in ("code", "message", "detail")}
-        message = detail.get("message") or detail.get("detail") or None
-        return error_body(status, detail["code"], str(message) if message else None, **json_safe(extra))["error"]
+        message = detail.get("message") or detail.get("detail")
+        if not message:
+            return error_body(status, detail["code"], None, **json_safe(extra))["error"]
+        # The raiser's own words, as written (they are already meant for people).
+        return {"code": detail["code"], "message": scrub(str(message)), **json_safe(extra)}
     if isinstance(detail, str) and detail:
         return error_body(status, None, detail)["error"]
     return error_body(status)["error"]
