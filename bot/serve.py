@@ -87,6 +87,24 @@ class GracefulServer(uvicorn.Server):
         await super().shutdown(sockets)  # uvicorn closes open websockets with 1012
 
 
+def uvicorn_config(app: Any, settings: Settings, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
+    """How the server runs its app (the tests run the same configuration)."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        ws_max_size=settings.ws_protocol_max_bytes,
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+        timeout_graceful_shutdown=10,
+        server_header=False,
+        # X-Forwarded-For is read by bot.web.clients, only from BORDERLESS_TRUSTED_PROXIES; uvicorn's own
+        # handling would believe any local peer and rewrite the address first.
+        proxy_headers=False,
+    )
+
+
 def serve_command(args: argparse.Namespace) -> int:
     """Migrate the database (Alembic, to head), bootstrap accounts, serve until interrupted."""
     configure_logging(args.log_level)
@@ -100,17 +118,7 @@ def serve_command(args: argparse.Namespace) -> int:
     if settings.metrics_address:
         app.state.metrics.serve_on(settings.metrics_address)
     log.info("serving on http://%s:%d (data in %s)", args.host, args.port, settings.data_dir)
-    config = uvicorn.Config(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        ws_max_size=settings.ws_protocol_max_bytes,
-        ws_ping_interval=20.0,
-        ws_ping_timeout=20.0,
-        timeout_graceful_shutdown=10,
-        server_header=False,
-    )
+    config = uvicorn_config(app, settings, args.host, args.port, args.log_level)
     GracefulServer(config, app.state.chat).run()
     return 0
 

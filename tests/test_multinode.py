@@ -70,6 +70,7 @@ def cluster() -> Iterator[Cluster]:
         "BORDERLESS_SHOPPER_RATE_PER_MINUTE": "10000",
         "BORDERLESS_RELAY_POLL_SECONDS": "0.5",
         "BORDERLESS_SHUTDOWN_GRACE_SECONDS": "5",
+        "BORDERLESS_LOGIN_MAX_FAILURES": "4",
     }
     a, b = Node("a", tmp, env), Node("b", tmp, env)
     nginx = Nginx(tmp / "nginx", [a.port, b.port])
@@ -149,6 +150,12 @@ def test_entry_published_through_b_is_answered_on_a_within_2s(cluster: Cluster) 
         assert time.monotonic() - published_at < 2.0
     finally:
         s.close()
+
+
+def test_login_throttle_is_shared_by_both_nodes(cluster: Cluster) -> None:
+    codes = [httpx.post(f"{node.http}/api/auth/login", json={"username": "li", "password": "wrong-guess"},
+                        timeout=10).status_code for node in (cluster.a, cluster.b, cluster.a, cluster.b, cluster.a)]
+    assert codes == [401, 401, 401, 401, 429]  # 4 failures allowed in all, wherever they were tried
 
 
 # ---------------------------------------------------------------------------------------------- load client
