@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -58,15 +59,22 @@ def bare_worker() -> None:
     from bot.settings import Settings
 
     engine = build_engine(Settings())
+    # Called from one dedicated thread, as the server calls it (bot.conversations.engine): the model's OpenMP
+    # team belongs to the calling thread, and a loaded machine treats the main thread's team differently.
+    thread = ThreadPoolExecutor(1)
+
+    def respond(text: str) -> None:
+        thread.submit(engine.respond, text, ConversationContext()).result()
+
     for text in dev_texts(20):
-        engine.respond(text, ConversationContext())
+        respond(text)
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         n = int(line.split()[1])
         texts = dev_texts(n)
         started = time.perf_counter()
         for text in texts:
-            engine.respond(text, ConversationContext())
+            respond(text)
         print(json.dumps({"wall": time.perf_counter() - started}), flush=True)
 
 

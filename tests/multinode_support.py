@@ -259,7 +259,7 @@ class Node:
             return body["status"] == "ok" and (not wait_engine or body["engine"] == "ready")
 
         try:
-            _wait(up, 60, f"node {self.name}")
+            _wait(up, 150, f"node {self.name}")  # a loaded 2-core CI machine can be slow to start two
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}\n{self.log_tail()}") from None
 
