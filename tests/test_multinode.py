@@ -323,12 +323,12 @@ def test_redis_outage_under_load_degrades_to_polling(cluster: Cluster) -> None:
         assert received and received[0] < 3.0  # polled from the database while Redis was away
         # back on the relay: the next agent message arrives through Redis again
         deadline = time.monotonic() + 10
-        while httpx.get(f"{a.http}/healthz", timeout=5).json()["relay"] != "ok":
+        while any(httpx.get(f"{n.http}/healthz", timeout=5).json()["relay"] != "ok" for n in (a, b)):
             assert time.monotonic() < deadline
             time.sleep(0.2)
         httpx.post(f"{b.http}/api/conversations/{s.conversation_id}/messages", headers=h,
                    json={"text": "and after it"}, timeout=10).raise_for_status()
-        assert s.message_from("agent", timeout=2)["text"] == "and after it"
+        assert s.message_from("agent", timeout=5)["text"] == "and after it"
         assert "relay unreachable" in a.log_tail(50_000)  # logged as a warning, not an error for anyone
     finally:
         s.close()

@@ -33,6 +33,7 @@ from bot.realtime.pubsub import RESYNC, InMemoryPubSub, Subscription
 log = logging.getLogger(__name__)
 
 PREFIX = "borderless:"
+NODES_CHANNEL = "__nodes__"  # a process that was cut off announces its return here
 RECONNECT_MIN_SECONDS = 0.2
 RECONNECT_MAX_SECONDS = 3.0
 PUBLISH_TIMEOUT_SECONDS = 1.0
@@ -156,7 +157,7 @@ class RedisPubSub:
         while not self._closing:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(self.prefix + "__node__")
+                await pubsub.subscribe(self.prefix + NODES_CHANNEL)
                 channels = [self.prefix + name for name in self._refs]
                 for start in range(0, len(channels), 500):
                     await pubsub.subscribe(*channels[start:start + 500])
@@ -170,6 +171,9 @@ class RedisPubSub:
                     self._healthy.set()
                     self._warned = False
                     await self._resync_local()  # what was published while we were away or subscribing
+                    # What this process committed while cut off was never published: the others catch up too.
+                    await self._redis.publish(self.prefix + NODES_CHANNEL,
+                                              json.dumps({"n": self.node, "m": {"back": True}}))
                 delay = RECONNECT_MIN_SECONDS
                 await self._listen(pubsub)
             except asyncio.CancelledError:
@@ -206,7 +210,11 @@ class RedisPubSub:
             channel = item["channel"]
             if isinstance(channel, bytes):
                 channel = channel.decode()
-            await self._local.publish(channel.removeprefix(self.prefix), payload["m"])
+            channel = channel.removeprefix(self.prefix)
+            if channel == NODES_CHANNEL:
+                await self._resync_local()
+            else:
+                await self._local.publish(channel, payload["m"])
 
     # ------------------------------------------------------------------ simple keys (presence, revisions)
     @property
