@@ -174,7 +174,7 @@ class _Socket:
 
     async def resync(self) -> None:
         """The relay may have missed frames: catch up now, and keep polling while it is degraded."""
-        await self.catch_up()
+        await self._catch_up_safely()
         if self.runtime.bus_degraded and (self._poller is None or self._poller.done()) and self.open:
             self._poller = asyncio.create_task(self._poll_while_degraded())
             self.tasks.append(self._poller)
@@ -182,12 +182,15 @@ class _Socket:
     async def _poll_while_degraded(self) -> None:
         while self.open and self.runtime.bus_degraded:
             await asyncio.sleep(self.settings.relay_poll_seconds)
-            try:
-                await self.catch_up()
-            except Exception as exc:  # the database may be briefly unreachable too; try again next round
-                log.warning("socket %s: catching up from the database failed: %s", self.id, exc)
+            await self._catch_up_safely()
         if self.open:
+            await self._catch_up_safely()
+
+    async def _catch_up_safely(self) -> None:
+        try:
             await self.catch_up()
+        except Exception as exc:  # the database may be briefly unreachable too: the next poll or resume retries
+            log.warning("socket %s: catching up from the database failed: %s", self.id, exc)
 
     async def pump(self) -> None:
         """Forward relayed frames to this socket until it closes."""
