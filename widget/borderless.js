@@ -368,9 +368,7 @@ textarea{flex:1;resize:none;border:1px solid #d5dae5;border-radius:12px;padding:
       if (ws !== sock) return;
       ready = false; clearInterval(pingTimer); hideTyping();
       if (ev.code === 4403) { stopped = true; ws = null; renderStatus(); return; }   // origin not allowed
-      if (ev.code === 1012) {     // service restart (docs/protocol.md): another server takes over at once; resume
-        attempt = 0; clearTimeout(retryTimer); retryTimer = setTimeout(connect, 200 + Math.random() * 800); return;
-      }
+      if (ev.code === 1012) attempt = 0;   // service restart (docs/protocol.md): another server takes over; no backoff
       if (ev.code === 4401) {
         if (session) { resetConversation(); attempt = 0; connect(); return; }
         stopped = true; ws = null; renderStatus(); return;   // wrong store key: give up quietly
