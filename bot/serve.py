@@ -69,7 +69,7 @@ def configure_logging(level: str) -> None:
 
 class GracefulServer(uvicorn.Server):
     """uvicorn, plus on SIGTERM: stop accepting, finish the bot turns in flight while their sockets are still
-    open, then close every socket with 1012 (service restart: the widget reconnects at once, through the
+    open, then close every socket with 1012 (service restart: the widget reconnects within 0.5 s, through the
     balancer to another process, and resumes with ``last_seq``)."""
 
     def __init__(self, config: uvicorn.Config, runtime: Any) -> None:
