@@ -158,7 +158,7 @@ def main() -> None:
 
 def replace_models_dir(settings: Settings, variant: str) -> Settings:
     """A classifier artifact per variant (the embedding cache is shared: it is keyed by text)."""
-    models = settings.models_dir / "ablation" / variant.replace("+", "-")
+    models = settings.models_dir / "cache" / "ablation" / variant.replace("+", "-")  # ignored by git
     models.mkdir(parents=True, exist_ok=True)
     cache = models / "cache"
     if not cache.exists():
