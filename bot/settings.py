@@ -46,6 +46,15 @@ class Settings(BaseSettings):
         1.01, description="A complaint whose best entry is this sure is answered with an offer of a person "
         "instead of handed off (above 1 = always hand off complaints).",
     )
+    language_centering: float = Field(
+        0.0, description="Subtract this share of each language's mean embedding (language-neutral vectors; 0 = off).",
+    )
+    multilingual_intents: bool = Field(
+        False, description="Train the intent classifier on every language's examples, not only the FAQ's languages.",
+    )
+    small_talk_check: bool = Field(
+        True, description="Greet or thank only when a greeting/thanks example is nearer than every FAQ variant.",
+    )
     split_sentences: bool = Field(
         True, description="Also read each sentence of a long message on its own and answer the clearest question.",
     )

@@ -51,6 +51,10 @@ def normalise(text: str, fold_accents: bool = False) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+def normalise_with_accents(text: str) -> str:
+    return normalise(text, fold_accents=True)
+
+
 def make_normaliser(mode: str) -> Callable[[str], str] | None:
     """The normaliser for setting ``text_normalisation``: ``none``, ``case`` or ``case+accents``."""
     if mode == "none":
@@ -58,7 +62,7 @@ def make_normaliser(mode: str) -> Callable[[str], str] | None:
     if mode == "case":
         return normalise
     if mode == "case+accents":
-        return lambda text: normalise(text, fold_accents=True)
+        return normalise_with_accents
     raise ValueError(f"unknown text_normalisation {mode!r}; known: none, case, case+accents")
 
 

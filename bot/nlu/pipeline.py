@@ -31,7 +31,7 @@ from bot.nlu.intents import FAQ_INTENT, IntentPrediction
 from bot.nlu.knowledge_state import KnowledgeState, LiveKnowledge
 from bot.nlu.langid import get_language_identifier, resolve_language
 from bot.nlu.normalise import make_normaliser
-from bot.nlu.policy import PERSON_INTENTS, PolicyOutcome, ThresholdPolicy
+from bot.nlu.policy import PERSON_INTENTS, SMALL_TALK_INTENTS, PolicyOutcome, ThresholdPolicy
 from bot.nlu.translate import TRANSLATORS
 from bot.settings import Settings
 
@@ -134,17 +134,26 @@ class AnswerEngine:
 
         parts = split_sentences(text) if self.settings.split_sentences else []
         vectors = self.embedder.embed_queries([text, *parts])  # one call: the sentences ride along
+        vectors = self.knowledge.centre(vectors, [lang] * len(vectors))
         query = vectors[0]
         intent = state.classifier.predict(query)[0]
         entries = self._rank(state, query, intent)
         if parts:
             intent, entries = self._find_the_question(state, intent, entries, vectors[1:])
+        elif intent.intent in SMALL_TALK_INTENTS and not self._is_small_talk(query, entries):
+            intent = replace(intent, intent=FAQ_INTENT, confidence=intent.probabilities.get(FAQ_INTENT, 0.0))
         outcome = self.policy.decide(intent, entries, context, text)
 
         decision = self._compose(state, outcome, intent.intent, intent.confidence, lang, entries)
         context.lang = lang
         context.turns.append(Turn(lang=lang, action=decision.action, unresolved=decision.action == "clarify"))
         return decision
+
+    def _is_small_talk(self, query: np.ndarray, entries: list[EntryScore]) -> bool:
+        """Small talk only when a real greeting/thanks is nearer than every question variant ("Rechnung" is not)."""
+        if not entries or not self.settings.small_talk_check:
+            return True
+        return self.knowledge.small_talk_similarity(query) >= max(e.similarity for e in entries)
 
     def _find_the_question(
         self, state: KnowledgeState, intent: IntentPrediction, entries: list[EntryScore], parts: np.ndarray
@@ -156,7 +165,8 @@ class AnswerEngine:
         counts as much as in the whole message; a complaint is judged on the whole (tone spans sentences).
         """
         best_intent, best_entries = intent, entries
-        top = entries[0].score if entries else 0.0
+        # A greeting or thanks around a question does not make the message small talk: any question sentence wins.
+        top = entries[0].score if entries and intent.intent not in SMALL_TALK_INTENTS else -1.0
         asks_person = intent.probabilities.get("human_request", 0.0)
         for vector, part in zip(parts, state.classifier.predict(parts), strict=True):
             asks_person = max(asks_person, part.probabilities.get("human_request", 0.0))
