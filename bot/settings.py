@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     human_threshold: float = Field(0.3, description="Hand off when human_request or complaint is this likely.")
     max_unresolved_turns: int = 2
     complaint_answer_threshold: float = Field(
-        1.01, description="A complaint whose best entry is this sure is answered with an offer of a person "
+        0.5, description="A complaint whose best entry is this sure is answered with an offer of a person "
         "instead of handed off (above 1 = always hand off complaints).",
     )
     language_centering: float = Field(
