@@ -71,7 +71,8 @@ def record_bot_decision(session: Session, conversation_id: str, reply_to: str, d
     if decision.action == "clarify":
         reason = "clarify"
         faq_id = decision.suggestions[0].faq_id if decision.suggestions else None
-    elif decision.action == "handoff" and decision.reason == "low_confidence":
+    elif (decision.action, decision.reason) in (("handoff", "low_confidence"), ("decline", "uncertain_match")):
+        # A decline for an uncertain match is the bot not knowing, like a low-confidence handoff (issue 7).
         reason, faq_id = "low_confidence", None
     else:
         return
