@@ -34,6 +34,7 @@ from bot.db.session import Database
 from bot.handoff.routes import router as queue_router
 from bot.realtime.pubsub import create_pubsub
 from bot.settings import REPO_ROOT, Settings, get_settings
+from bot.web import access_log
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ def create_app(
     """Build the app. ``engine``: an answer engine to use (tests); otherwise built from ``settings.engine_factory``
     in the background at startup (``preload_engine``) or on the first message."""
     settings = settings or get_settings()
+    access_log.install()  # no credential in a logged URL, whoever configures logging later
     db = Database.from_settings(settings)
     if migrate_db:
         migrate.upgrade(db.engine)

@@ -210,6 +210,18 @@ class Shopper:
             self.conn.close()
 
 
+def agent_connect(base_ws: str, token: str, **kwargs: Any) -> Any:
+    """A context manager: ``/ws/agent`` with the ``auth`` first frame sent (docs/protocol.md)."""
+
+    @contextlib.contextmanager
+    def connected() -> Iterator[ClientConnection]:
+        with connect(f"{base_ws}/ws/agent", open_timeout=10, **kwargs) as ws:
+            ws.send(json.dumps({"type": "auth", "token": token}))
+            yield ws
+
+    return connected()
+
+
 def login(base_http: str, username: str, password: str) -> str:
     r = httpx.post(f"{base_http}/api/auth/login", json={"username": username, "password": password}, timeout=10)
     r.raise_for_status()

@@ -12,11 +12,31 @@ from sqlalchemy import select
 from bot.auth import service
 from bot.auth.deps import AdminUser, _bearer, current_user
 from bot.auth.models import User
-from bot.auth.schemas import CreateUserRequest, LoginRequest, LoginResponse, UserOut
+from bot.auth.schemas import (
+    CreateUserRequest,
+    LoginRequest,
+    LoginResponse,
+    PasswordRequest,
+    UpdateUserRequest,
+    UserOut,
+)
 from bot.auth.service import Principal
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["auth"])
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut(id=user.id, username=user.username, name=user.name, role=user.role,
+                   languages=user.language_list, active=user.active)
+
+
+def _user_error(exc: Exception) -> HTTPException:
+    if isinstance(exc, service.UnknownUser):
+        return HTTPException(status.HTTP_404_NOT_FOUND, detail={"code": "not_found", "message": "No such user."})
+    if isinstance(exc, service.SelfLockout):
+        return HTTPException(status.HTTP_409_CONFLICT, detail={"code": "self_lockout", "message": str(exc)})
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail={"code": "bad_request", "message": str(exc)})
 
 
 @router.post("/api/auth/login", response_model=LoginResponse)
@@ -63,8 +83,7 @@ def list_users(request: Request, _admin: AdminUser) -> list[UserOut]:
     """Every account (admin)."""
     with request.app.state.db.session() as session:
         users = session.scalars(select(User).order_by(User.id)).all()
-        return [UserOut(id=u.id, username=u.username, name=u.name, role=u.role, languages=u.language_list)
-                for u in users]
+        return [user_out(u) for u in users]
 
 
 @router.post("/api/users", response_model=UserOut, status_code=201)
@@ -73,7 +92,33 @@ def create_user(body: CreateUserRequest, request: Request, _admin: AdminUser) ->
     try:
         with request.app.state.db.session() as session:
             user = service.create_user(session, body.username, body.password, body.role, body.languages, body.name)
-            return UserOut(id=user.id, username=user.username, name=user.name, role=user.role,
-                           languages=user.language_list)
+            return user_out(user)
     except service.AuthError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
+
+
+@router.patch("/api/users/{user_id}", response_model=UserOut)
+def update_user(user_id: int, body: UpdateUserRequest, request: Request, admin: AdminUser) -> UserOut:
+    """Change an account (admin): ``active``, ``role``, ``languages``, ``name``; absent fields stay.
+
+    Deactivating ends the user's sessions; their open sockets close within ``BORDERLESS_WS_AUTH_CHECK_SECONDS``
+    (4401), as do sockets of a user whose role or languages change (4412: reconnect). 409 ``self_lockout``: an
+    admin cannot deactivate or demote their own account.
+    """
+    try:
+        with request.app.state.db.session() as session:
+            user = service.update_user(session, user_id, admin.id, active=body.active, role=body.role,
+                                       languages=body.languages, name=body.name)
+            return user_out(user)
+    except (service.AuthError, service.UnknownUser) as exc:
+        raise _user_error(exc) from None
+
+
+@router.post("/api/users/{user_id}/password", status_code=204)
+def set_password(user_id: int, body: PasswordRequest, request: Request, _admin: AdminUser) -> None:
+    """Replace a user's password (admin); the user's sessions end and their sockets close."""
+    try:
+        with request.app.state.db.session() as session:
+            service.set_password(session, user_id, body.password)
+    except (service.AuthError, service.UnknownUser) as exc:
+        raise _user_error(exc) from None

@@ -24,6 +24,7 @@ class UserOut(BaseModel):
     name: str
     role: str
     languages: list[str]
+    active: bool = True
 
 
 class CreateUserRequest(BaseModel):
@@ -32,3 +33,16 @@ class CreateUserRequest(BaseModel):
     role: str = Field("agent", pattern="^(agent|admin|editor)$")
     languages: list[str] = Field(default_factory=list, max_length=20)
     name: str | None = Field(None, max_length=120)
+
+
+class UpdateUserRequest(BaseModel):
+    """``PATCH /api/users/{id}``: only the fields present change."""
+
+    active: bool | None = None
+    role: str | None = Field(None, pattern="^(agent|admin|editor)$")
+    languages: list[str] | None = Field(None, max_length=20)
+    name: str | None = Field(None, min_length=1, max_length=120)
+
+
+class PasswordRequest(BaseModel):
+    password: str = Field(min_length=8, max_length=256)

@@ -194,6 +194,73 @@ def revoke_token(session: Session, token: str) -> None:
     session.execute(delete(AuthToken).where(AuthToken.token_hash == token_digest(token)))
 
 
+def revoke_user_tokens(session: Session, user_id: int) -> int:
+    """End every session of a user (deactivation, password reset); returns how many tokens were revoked."""
+    return session.execute(delete(AuthToken).where(AuthToken.user_id == user_id)).rowcount or 0
+
+
+class UnknownUser(LookupError):
+    """No account with that id."""
+
+
+class SelfLockout(AuthError):
+    """An admin tried to deactivate or demote their own account."""
+
+
+def update_user(
+    session: Session,
+    user_id: int,
+    actor_id: int,
+    *,
+    active: bool | None = None,
+    role: str | None = None,
+    languages: list[str] | str | None = None,
+    name: str | None = None,
+) -> User:
+    """Change an account; ``None`` leaves a field as it is. Deactivating revokes the user's tokens.
+
+    Open sockets notice within ``ws_auth_check_seconds`` (they re-check the token, role and languages).
+    An admin cannot deactivate or demote themselves, so there is always an admin who can undo a change.
+    """
+    user = session.get(User, user_id, with_for_update=True)
+    if user is None:
+        raise UnknownUser(user_id)
+    if role is not None and role not in ROLES:
+        raise AuthError(f"role must be one of {', '.join(ROLES)}")
+    if user.id == actor_id and (active is False or (role is not None and role != user.role)):
+        raise SelfLockout("you cannot deactivate or change the role of your own account")
+    if languages is not None:
+        user.languages = parse_languages(languages)
+    if name is not None:
+        if not name.strip():
+            raise AuthError("name must not be empty")
+        user.name = name.strip()[:120]
+    if role is not None:
+        user.role = role
+    if active is not None:
+        user.active = active
+        if not active:
+            revoke_user_tokens(session, user.id)
+    session.flush()
+    log.info("account %s changed by user %s: %s", user.username, actor_id,
+             {k: v for k, v in (("active", active), ("role", role), ("languages", languages), ("name", name))
+              if v is not None})
+    return user
+
+
+def set_password(session: Session, user_id: int, password: str) -> User:
+    """Replace a user's password and end their sessions (they log in again with the new one)."""
+    user = session.get(User, user_id, with_for_update=True)
+    if user is None:
+        raise UnknownUser(user_id)
+    if len(password or "") < MIN_PASSWORD_CHARS:
+        raise AuthError(f"password: at least {MIN_PASSWORD_CHARS} characters")
+    user.password_hash = hash_password(password)
+    revoke_user_tokens(session, user.id)
+    log.info("password of %s replaced; its sessions ended", user.username)
+    return user
+
+
 def touch(session: Session, user_id: int) -> None:
     """Mark a user as present now (the agent console's socket calls this periodically)."""
     session.execute(update(User).where(User.id == user_id).values(last_seen_at=utcnow()))

@@ -20,6 +20,12 @@ class NotFound(ChatError):
     status = 404
 
 
+class Forbidden(ChatError):
+    """The conversation is outside the caller's languages (403); see :mod:`bot.handoff.scope`."""
+
+    status = 403
+
+
 class Conflict(ChatError):
     """The conversation is not in a state that allows this (409): someone else holds it, it is closed..."""
 

@@ -38,10 +38,12 @@ async def list_conversations(
 
 
 @router.get("/{conversation_id}", response_model=ConversationDetail)
-async def get_conversation(conversation_id: ConversationId, request: Request, _user: AgentUser) -> dict:
-    """Full history: messages with intent, confidence, reason and faq_id of each bot decision; notes; handoffs."""
+async def get_conversation(conversation_id: ConversationId, request: Request, user: AgentUser) -> dict:
+    """Full history: messages with intent, confidence, reason and faq_id of each bot decision; notes; handoffs.
+
+    403 ``out_of_scope`` for agents who neither serve the conversation's language nor hold it."""
     try:
-        return await run_in_threadpool(runtime_of(request).chat.detail, conversation_id)
+        return await run_in_threadpool(runtime_of(request).chat.detail, conversation_id, user)
     except ChatError as exc:
         raise http_error(exc) from None
 

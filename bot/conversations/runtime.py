@@ -12,6 +12,7 @@ from bot.auth.service import resolve_secret_key
 from bot.conversations.engine import EngineProvider, fallback_decision
 from bot.conversations.errors import NotFound
 from bot.conversations.events import Outbox, conversation_channel
+from bot.conversations.ratelimit import SocketLimits
 from bot.conversations.service import ChatService
 from bot.db.session import Database
 from bot.handoff.service import HandoffService
@@ -32,6 +33,7 @@ class ChatRuntime:
         self.engine = engine
         self.handoff = HandoffService(db, settings)
         self.chat = ChatService(db, settings, resolve_secret_key(settings), self.handoff)
+        self.limits = SocketLimits(settings)
         self._locks: dict[str, list[Any]] = {}  # id -> [lock, users]
         self._tasks: set[asyncio.Task[None]] = set()
 

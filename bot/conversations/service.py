@@ -14,13 +14,13 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.auth.models import User
 from bot.auth.service import Principal
-from bot.conversations.errors import Invalid
+from bot.conversations.errors import Conflict, Invalid
 from bot.conversations.events import Outbox, agent_message, note_json, public_message
 from bot.conversations.models import Conversation, Message, Note
 from bot.conversations.store import append_message, find_by_client_id, get_conversation, lock_conversation, lock_held
@@ -29,7 +29,8 @@ from bot.db.session import Database
 from bot.db.types import iso, new_id, utcnow
 from bot.editor.missed import record_bad_rating, record_bot_decision
 from bot.handoff.models import Handoff
-from bot.handoff.service import AVAILABILITY_CODES, HandoffService, open_handoff, state_frame
+from bot.handoff.scope import queue_languages
+from bot.handoff.service import AVAILABILITY_CODES, HandoffService, check_scope, open_handoff, state_frame
 from bot.nlu.base import SUPPORTED_LOCALES, ConversationContext, Decision, Turn
 from bot.settings import Settings
 
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 EMAIL_PATTERN = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']{1,189}\.[^@\s<>\"'.]{2,}$")
 CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 WELCOME_HISTORY_LIMIT = 500
+CLIENT_ID_TAKEN = Conflict("client_id_taken", "this client_id belongs to another author's message")
 
 
 @dataclass
@@ -171,6 +173,8 @@ class ChatService:
                 with self.db.session() as session:
                     existing = find_by_client_id(session, conversation_id, client_id)
                     if existing is not None:
+                        if existing.role != "shopper":
+                            raise CLIENT_ID_TAKEN
                         return Stored(public_message(existing), created=False, message_id=existing.id)
                     conv = lock_conversation(session, conversation_id)
                     outbox = Outbox()
@@ -274,6 +278,10 @@ class ChatService:
             if cid is not None:
                 existing = find_by_client_id(session, conversation_id, cid)
                 if existing is not None:
+                    # A client id names one author's message: a resend by that agent is idempotent, anyone
+                    # else's reuse (the shopper's id, another agent's) is a conflict, never their message back.
+                    if existing.role != "agent" or existing.author_id != user.id:
+                        raise CLIENT_ID_TAKEN
                     return Stored(agent_message(existing), created=False, message_id=existing.id)
             conv = lock_held(session, conversation_id, user)
             msg = append_message(session, conv, "agent", text, client_id=cid, author_id=user.id, author_name=user.name)
@@ -289,6 +297,7 @@ class ChatService:
         text = self.check_text(text)
         with self.db.session() as session:
             conv = get_conversation(session, conversation_id)
+            check_scope(conv, user)
             note = Note(conversation_id=conv.id, author_id=user.id, author_name=user.name, text=text,
                         created_at=utcnow())
             session.add(note)
@@ -299,10 +308,15 @@ class ChatService:
                              agent_ids=[conv.agent_id] if conv.agent_id is not None else [user.id])
             return body, outbox
 
-    def detail(self, conversation_id: str) -> dict[str, Any]:
-        """Everything an agent sees: messages with the bot's decisions, notes, handoffs, contact email, rating."""
+    def detail(self, conversation_id: str, user: Principal | None = None) -> dict[str, Any]:
+        """Everything an agent sees: messages with the bot's decisions, notes, handoffs, contact email, rating.
+
+        With a ``user``: only agents serving the conversation's language, its holder, and admins (else
+        :class:`Forbidden`); without one the caller is the server itself."""
         with self.db.read() as session:
             conv = get_conversation(session, conversation_id)
+            if user is not None:
+                check_scope(conv, user)
             messages = session.scalars(
                 select(Message).where(Message.conversation_id == conv.id).order_by(Message.seq)
             ).all()
@@ -347,8 +361,12 @@ class ChatService:
         if mine:
             query = query.where(Conversation.agent_id == user.id)
             query = query.where(Conversation.state == (state or "agent"))
-        elif state:
-            query = query.where(Conversation.state == state)
+        else:
+            if state:
+                query = query.where(Conversation.state == state)
+            langs = queue_languages(user)
+            if langs is not None:  # other languages' conversations (and their emails) stay out of sight
+                query = query.where(or_(Conversation.lang.in_(langs), Conversation.agent_id == user.id))
         with self.db.read() as session:
             return [self._summary(session, c) for c in session.scalars(query).all()]
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot.auth.models import User
 from bot.auth.service import Principal
-from bot.conversations.errors import Conflict
+from bot.conversations.errors import Conflict, Forbidden
 from bot.conversations.events import Outbox, public_message
 from bot.conversations.models import Conversation, Message
 from bot.conversations.store import append_message, get_conversation, lock_conversation, lock_held
@@ -25,6 +25,7 @@ from bot.db.session import Database
 from bot.db.types import iso, utcnow
 from bot.handoff.hours import SupportHours
 from bot.handoff.models import Handoff
+from bot.handoff.scope import may_access, queue_languages
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,13 @@ def _unheld(conv: Conversation, holders: list[int], outbox: Outbox) -> None:
     )
 
 
+def check_scope(conv: Conversation, user: Principal) -> None:
+    """:class:`Forbidden` unless ``user`` serves the conversation's language or holds it."""
+    holder = conv.agent_id if conv.state == "agent" else None
+    if not may_access(user, conv.lang, holder):
+        raise Forbidden("out_of_scope", f"this conversation is in {conv.lang!r}, which you do not serve")
+
+
 class HandoffService:
     """Queue operations over one database."""
 
@@ -138,8 +146,9 @@ class HandoffService:
             .order_by(Handoff.requested_at, Conversation.id)
             .limit(limit)
         )
-        if user.languages:
-            query = query.where(Conversation.lang.in_(user.languages))
+        langs = queue_languages(user)
+        if langs is not None:
+            query = query.where(Conversation.lang.in_(langs))
         now = utcnow()
         with self.db.read() as session:
             rows = session.execute(query).all()
@@ -167,6 +176,7 @@ class HandoffService:
         outbox = Outbox()
         now = utcnow()
         with self.db.session() as session:
+            check_scope(get_conversation(session, conversation_id), user)
             # One conditional UPDATE: atomic on SQLite and PostgreSQL alike (the WHERE is re-checked under the
             # row lock, so a second claimer sees state='agent' and updates nothing).
             result = session.execute(
