@@ -84,6 +84,9 @@ def serve_command(args: argparse.Namespace) -> int:
         ws_ping_timeout=20.0,
         timeout_graceful_shutdown=10,
         server_header=False,
+        # The app decides whose X-Forwarded-For to believe (BORDERLESS_TRUSTED_PROXIES, bot/web/client.py);
+        # uvicorn's own handling would believe any local peer and rewrite the client address before it.
+        proxy_headers=False,
     )
     uvicorn.Server(config).run()
     return 0

@@ -126,7 +126,7 @@ class LiveServer:
         self.app = app
         self.port = free_port()
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", ws="websockets-sansio",
-                                ws_max_size=ws_max_size, lifespan="on")
+                                ws_max_size=ws_max_size, lifespan="on", proxy_headers=False)  # as bot.serve
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -158,8 +158,8 @@ class Shopper:
 
     def __init__(self, base_ws: str, store_key: str = "demo", locale: str = "en-US",
                  conversation_id: str | None = None, token: str | None = None, last_seq: int = 0,
-                 origin: str | None = None) -> None:
-        headers = {"Origin": origin} if origin else None
+                 origin: str | None = None, headers: dict[str, str] | None = None) -> None:
+        headers = {**(headers or {}), **({"Origin": origin} if origin else {})} or None
         self._cm = connect(f"{base_ws}/ws/shopper", additional_headers=headers, open_timeout=10,
                            max_size=4 * 1024 * 1024)
         self.conn: ClientConnection = self._cm.__enter__()
