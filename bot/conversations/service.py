@@ -91,6 +91,8 @@ class ChatService:
         if not isinstance(text, str) or not text.strip():
             raise Invalid("empty", "text must be a non-empty string")
         text = text.strip()
+        if "\x00" in text:  # PostgreSQL refuses NUL in text: say so instead of failing on commit
+            raise Invalid("bad_text", "text must not contain NUL characters")
         if len(text) > self.settings.max_message_chars:
             raise Invalid("text_too_long", f"text is {len(text)} characters; the limit is "
                                             f"{self.settings.max_message_chars}")
@@ -244,7 +246,8 @@ class ChatService:
 
     def set_email(self, conversation_id: str, email: object) -> Outbox:
         """Keep the shopper's email so an agent can answer later; confirms with a system message."""
-        if not isinstance(email, str) or len(email) > 254 or not EMAIL_PATTERN.match(email.strip()):
+        if (not isinstance(email, str) or len(email) > 254 or "\x00" in email
+                or not EMAIL_PATTERN.match(email.strip())):
             raise Invalid("bad_email", "that does not look like an email address")
         outbox = Outbox()
         with self.db.session() as session:
