@@ -390,7 +390,7 @@ def test_users_api_rules(server: LiveServer) -> None:
     users = {u["username"]: u for u in httpx.get(f"{server.http}/api/users", headers=auth(admin)).json()}
     base = f"{server.http}/api/users"
     r = httpx.patch(f"{base}/{users['boss']['id']}", json={"active": False}, headers=auth(admin))
-    assert r.status_code == 409 and r.json()["detail"]["code"] == "self_lockout"
+    assert r.status_code == 409 and r.json()["error"]["code"] == "self_lockout"
     r = httpx.patch(f"{base}/{users['boss']['id']}", json={"role": "agent"}, headers=auth(admin))
     assert r.status_code == 409
     assert httpx.patch(f"{base}/999999", json={"active": False}, headers=auth(admin)).status_code == 404
@@ -419,7 +419,7 @@ def test_client_ids_are_namespaced_by_author(server: LiveServer) -> None:
         assert r.status_code == 409 and "Secret" not in r.text
         assert httpx.post(f"{url}/claim", headers=auth(ana)).status_code == 200
         r = httpx.post(f"{url}/messages", json={"text": "hi", "client_id": shared}, headers=auth(ana))
-        assert r.status_code == 409 and r.json()["detail"]["code"] == "client_id_taken"
+        assert r.status_code == 409 and r.json()["error"]["code"] == "client_id_taken"
         first = httpx.post(f"{url}/messages", json={"text": "Hello!", "client_id": "agent-1"}, headers=auth(ana))
         again = httpx.post(f"{url}/messages", json={"text": "Hello!", "client_id": "agent-1"}, headers=auth(ana))
         assert first.status_code == again.status_code == 201 and first.json()["id"] == again.json()["id"]

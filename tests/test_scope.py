@@ -55,7 +55,7 @@ def test_li_cannot_claim_read_or_note_a_spanish_conversation(server: LiveServer)
     url = f"{server.http}/api/conversations/{cid}"
     assert cid not in [i["id"] for i in httpx.get(f"{server.http}/api/queue", headers=li).json()]
     r = httpx.get(url, headers=li)
-    assert r.status_code == 403 and r.json()["detail"]["code"] == "out_of_scope"
+    assert r.status_code == 403 and r.json()["error"]["code"] == "out_of_scope"
     assert "cliente@example.es" not in r.text
     assert httpx.post(f"{url}/claim", headers=li).status_code == 403
     assert httpx.post(f"{url}/notes", json={"text": "peek"}, headers=li).status_code == 403

@@ -18,7 +18,7 @@ from bot.conversations.ws_agent import AgentSocket
 from bot.conversations.ws_frames import CLOSE_FORBIDDEN_ORIGIN, error_frame, parse_frame
 from bot.conversations.ws_shopper import ShopperSocket
 from bot.settings import Settings
-from bot.web.client import client_address
+from bot.web.clients import client_address
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -57,7 +57,7 @@ async def shopper_socket(websocket: WebSocket) -> None:
         await websocket.close(CLOSE_FORBIDDEN_ORIGIN)
         return
     await websocket.accept()
-    await ShopperSocket(websocket, runtime, client_address(websocket, runtime.settings)).run()
+    await ShopperSocket(websocket, runtime, client_address(websocket)).run()
 
 
 @router.websocket("/ws/agent")

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter, ValidationError
 
+from bot.web.unicode import has_lone_surrogate
+
 #: Close codes (docs/protocol.md). 1009 (frame above the protocol limit) comes from the websocket layer.
 CLOSE_UNAUTHORIZED = 4401  # no or bad hello/auth, logout, deactivation: log in again
 CLOSE_FORBIDDEN_ORIGIN = 4403
@@ -151,8 +153,7 @@ def parse_frame(message: dict[str, Any], max_bytes: int) -> tuple[dict[str, Any]
         return None, error_frame("bad_request", "a frame is a JSON object")
     if not isinstance(frame.get("type"), str):
         return None, error_frame("bad_request", "a frame needs a string 'type'")
-    try:  # "\ud800" is valid JSON but no text: it could be neither stored nor sent back
-        json.dumps(frame, ensure_ascii=False).encode("utf-8")
-    except (UnicodeEncodeError, RecursionError):
-        return None, error_frame("bad_request", "frame contains invalid Unicode (a lone surrogate)")
+    if has_lone_surrogate(frame):  # UTF-8 cannot store it: the client's error, not the server's `internal`
+        return None, error_frame("bad_request", "the frame holds invalid Unicode (a lone surrogate)",
+                                 reason="invalid_unicode")
     return frame, None

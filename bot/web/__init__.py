@@ -1,1 +1,5 @@
-"""Web plumbing shared by the routes: the client's address, access-log hygiene, pages."""
+"""HTTP plumbing shared by every route: the error format, request guards, security headers, client addresses,
+access-log hygiene.
+
+The pages and scripts the server sends live in ``static/``.
+"""
