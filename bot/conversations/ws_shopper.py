@@ -49,7 +49,7 @@ class ShopperSocket(FrameSocket):
     async def run(self) -> None:
         limits = self.runtime.limits
         if not limits.open_socket(self.address):
-            log.warning("refused a shopper socket: %s already has %d open", self.address,
+            log.info("refused a shopper socket: %s already has %d open", self.address,
                         limits.open_sockets(self.address))
             await self.send(error_frame("rate_limited", "too many open chats from your address",
                                         retry_after=60, limit="address_sockets"))
