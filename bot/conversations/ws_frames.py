@@ -9,7 +9,7 @@ length) or the database (client ids, email) stay in the services, so REST and so
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter, ValidationError
 
@@ -116,8 +116,9 @@ class FrameReader:
 
 
 def _literal_types(union: Any) -> list[str]:
-    members = union.__origin__.__args__ if hasattr(union, "__origin__") else union.__args__
-    return [model.model_fields["type"].annotation.__args__[0] for model in members]
+    """The ``type`` values of an ``Annotated[A | B | ..., Field(discriminator="type")]`` union's models."""
+    members = get_args(get_args(union)[0])
+    return [get_args(model.model_fields["type"].annotation)[0] for model in members]
 
 
 def _client_id(raw: dict[str, Any]) -> str | None:
