@@ -39,7 +39,11 @@ log = logging.getLogger(__name__)
 EMAIL_PATTERN = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']{1,189}\.[^@\s<>\"'.]{2,}$")
 CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 WELCOME_HISTORY_LIMIT = 500
-CLIENT_ID_TAKEN = Conflict("client_id_taken", "this client_id belongs to another author's message")
+
+
+def client_id_taken() -> Conflict:
+    """A client id names one author's message; someone else reusing it gets this (409 / ``bad_request``)."""
+    return Conflict("client_id_taken", "this client_id belongs to another author's message")
 
 
 @dataclass
@@ -176,7 +180,7 @@ class ChatService:
                     existing = find_by_client_id(session, conversation_id, client_id)
                     if existing is not None:
                         if existing.role != "shopper":
-                            raise CLIENT_ID_TAKEN
+                            raise client_id_taken()
                         return Stored(public_message(existing), created=False, message_id=existing.id)
                     conv = lock_conversation(session, conversation_id)
                     outbox = Outbox()
@@ -284,7 +288,7 @@ class ChatService:
                     # A client id names one author's message: a resend by that agent is idempotent, anyone
                     # else's reuse (the shopper's id, another agent's) is a conflict, never their message back.
                     if existing.role != "agent" or existing.author_id != user.id:
-                        raise CLIENT_ID_TAKEN
+                        raise client_id_taken()
                     return Stored(agent_message(existing), created=False, message_id=existing.id)
             conv = lock_held(session, conversation_id, user)
             msg = append_message(session, conv, "agent", text, client_id=cid, author_id=user.id, author_name=user.name)
