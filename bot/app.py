@@ -41,7 +41,7 @@ WIDGET_DIR = REPO_ROOT / "widget"
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 MAX_BODY_BYTES = 5 * 1024 * 1024
 #: Routers of domains added later; included when the module exists.
-OPTIONAL_ROUTERS: tuple[str, ...] = ("bot.editor.routes",)
+OPTIONAL_ROUTERS: tuple[str, ...] = ("bot.editor.routes", "bot.translation.routes")
 PAGES = {"/console": "console.html", "/demo": "demo.html"}
 
 
@@ -122,6 +122,7 @@ def create_app(
             if preload is not None and not preload.done():
                 preload.cancel()
             await runtime.drain()
+            runtime.translator.close()
             await bus.close()
             db.dispose()
 
@@ -167,8 +168,14 @@ def create_app(
         except Exception as exc:  # report, don't crash the probe
             log.warning("healthz: database check failed: %s", exc)
             database = "error"
+        try:
+            pairs = [f"{p.source}->{p.target}" for p in await run_in_threadpool(runtime.translator.pairs)]
+        except Exception as exc:  # a translator that cannot list its pairs is reported, not fatal
+            log.warning("healthz: translation pairs unavailable: %s", exc)
+            pairs = []
         return {"status": "ok" if database == "ok" else "degraded", "version": __version__,
-                "database": database, "engine": provider.status}
+                "database": database, "engine": provider.status,
+                "translation": {"translator": settings.translator, "pairs": pairs}}
 
     @app.get("/api/i18n/{lang}", tags=["meta"])
     def ui_strings(lang: str) -> dict[str, str]:

@@ -77,7 +77,7 @@ class ChatTranslation:
         """The shopper's version of an agent's reply written in their reading language."""
         source = self.reading_lang(user)
         if self.service is None or source == shopper_lang or not self.service.covers(source, shopper_lang):
-            note = None if source == shopper_lang else f"No translator covers {source} -> {shopper_lang}; sent as written."
+            note = None if source == shopper_lang else f"No translator covers {source} -> {shopper_lang}; sent as is."
             return Reply(text, shopper_lang if source == shopper_lang else source, note=note)
         translation = self.service.translate(text, source, shopper_lang)
         if translation is None:

@@ -126,7 +126,8 @@ class TranslationService:
                 for source, first in into.items():
                     for target, second in out.items():
                         if source != target and (source, target) not in table:
-                            engine = first.engine if first.engine == second.engine else f"{first.engine}+{second.engine}"
+                            engine = first.engine if first.engine == second.engine \
+                                else f"{first.engine}+{second.engine}"
                             table[(source, target)] = Pair(source, target, engine, via=PIVOT)
                 self._pairs = table
             return sorted(self._pairs.values(), key=lambda p: (p.source, p.target))
