@@ -340,8 +340,9 @@ class ChatService:
         (translated after the database read, outside the transaction).
         """
         out = self._detail(conversation_id)
-        if user is not None:
-            out["reading_lang"] = self.translation.annotate(out["messages"], user, out["lang"])
+        if user is not None and self.translation.needed(user, out["lang"]):
+            out["reading_lang"] = self.translation.reading_lang(user)
+            self.translation.annotate(out["messages"], user, out["lang"])
         return out
 
     def _detail(self, conversation_id: str) -> dict[str, Any]:
