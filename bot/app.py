@@ -153,6 +153,8 @@ def create_app(
                 continue
             raise
         app.include_router(module.router)
+        if hasattr(module, "editor_router"):
+            app.include_router(module.editor_router)
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> dict[str, Any]:
