@@ -113,6 +113,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         preload: asyncio.Task[Any] | None = None
+        # List the translation pairs now, in a thread (Argos takes seconds to import), rather than on the first
+        # queue or handoff, which would wait for it.
+        pairs = asyncio.create_task(asyncio.to_thread(runtime.translator.pairs))
+        pairs.add_done_callback(lambda t: t.cancelled() or t.exception())  # failures are logged by pairs()
         if preload_engine and engine is None:
             preload = asyncio.create_task(provider.get())
             preload.add_done_callback(lambda t: t.cancelled() or t.exception())  # logged by the provider

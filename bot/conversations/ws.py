@@ -28,6 +28,7 @@ from bot.conversations.texts import ui_bundle
 from bot.db.types import new_id
 from bot.realtime.pubsub import SubscriberOverflow, Subscription
 from bot.settings import Settings
+from bot.translation.chat import TRANSLATED_ROLES
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -346,8 +347,9 @@ class AgentSocket(_Socket):
             self._queue_dirty.set()
             return
         message = frame.get("message") if frame.get("type") == "message" else None
-        if isinstance(message, dict) and self.runtime.translation.needed(self.user, message.get("lang")):
-            # A copy per socket (the envelope is shared); translated in a thread, bounded by the time limit.
+        if isinstance(message, dict) and message.get("role") in TRANSLATED_ROLES:
+            # A copy per socket (the envelope is shared); checked and translated in a thread (listing pairs may
+            # load a translator), bounded by the translation time limit.
             message = dict(message)
             await run_in_threadpool(self.runtime.translation.annotate, [message], self.user)
             frame = {**frame, "message": message}
