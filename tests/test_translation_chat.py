@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from chat_support import PASSWORD, LiveServer, Shopper, add_user, auth, login, make_app, queued_conversation
-from translation_support import run_isolated, tiny_packages
+from translation_support import REAL_LIBRETRANSLATE, libretranslate_server, run_isolated, tiny_packages
 from websockets.sync.client import connect
 
 from bot.handoff.scope import queue_languages, serves
@@ -280,18 +280,23 @@ def test_the_same_flow_with_the_tiny_argos_model(tmp_path: Path) -> None:
     assert out["shopper_sees"]["text"] == reply and out["shopper_sees"]["translated"] is True
 
 
-def test_libretranslate_backend_against_a_libretranslate_api_server(tmp_path: Path) -> None:
-    """The real `libretranslate` package cannot be installed next to Borderless (see docs/translation.md), so the
-    backend talks to tests/libretranslate_server.py: LibreTranslate's /languages and /translate, backed by Argos
-    with the tiny model."""
-    from translation_support import libretranslate_server
-
+@pytest.mark.parametrize("server", [
+    "api-server",
+    pytest.param("libretranslate", marks=pytest.mark.skipif(
+        not REAL_LIBRETRANSLATE, reason="set BORDERLESS_TEST_LIBRETRANSLATE to a libretranslate executable")),
+])
+def test_libretranslate_backend(server: str, tmp_path: Path) -> None:
+    """The backend against a LibreTranslate API backed by Argos with the tiny model: tests/libretranslate_server.py
+    always (LibreTranslate's endpoints, fields, errors, API-key rule), and the real ``libretranslate`` process,
+    offline, when one is installed (its own virtualenv; see docs/translation.md)."""
     from bot.translation.libretranslate import LibreTranslateTranslator
 
     packages = tiny_packages([("en", "de"), ("de", "en")])
     text = f"Hello, where is my order {ORDER}? See {URL}."
-    with libretranslate_server(tmp_path / "server-home", packages, api_key="sekret") as url:
-        libre = LibreTranslateTranslator(url=url, api_key="sekret")  # no Argos here: plain HTTP
+    key = "sekret" if server == "api-server" else None
+    real = REAL_LIBRETRANSLATE if server == "libretranslate" else None
+    with libretranslate_server(tmp_path / "server-home", packages, api_key=key, real=real) as url:
+        libre = LibreTranslateTranslator(url=url, api_key=key)  # no Argos here: plain HTTP
         service = TranslationService(libre, timeout=30)
         assert libre.pairs() == [("de", "en"), ("en", "de")]
         assert {(p.source, p.target, p.engine, p.via) for p in service.pairs()} == {
@@ -299,7 +304,10 @@ def test_libretranslate_backend_against_a_libretranslate_api_server(tmp_path: Pa
         translated = service.translate(text, "en", "de")
         assert translated is not None and translated.to_json() == {"lang": "de", "text": text,
                                                                    "engine": "libretranslate"}
-        with pytest.raises(RuntimeError, match="HTTP 403"):
-            LibreTranslateTranslator(url=url, api_key="wrong").translate("Hello", "en", "de")
-        unsupported = TranslationService(libre, timeout=30).translate("Hello", "de", "fr")
-        assert unsupported is None, "a pair the server lacks is not attempted"
+        assert service.translate("Hello", "de", "fr") is None, "a pair the server lacks is not attempted"
+        if key:
+            with pytest.raises(RuntimeError, match="HTTP 403"):
+                LibreTranslateTranslator(url=url, api_key="wrong").translate("Hello", "en", "de")
+        else:
+            with pytest.raises(RuntimeError, match="HTTP 400"):
+                libre.translate("Hello", "en", "fr")

@@ -94,21 +94,40 @@ def run_isolated(code: str, base: Path, args: dict, timeout: float = 180, **env:
     return json.loads(lines[-1])
 
 
+#: A real LibreTranslate (its own virtualenv: it cannot share ours, see docs/translation.md), e.g.
+#: ``python -m venv /opt/lt && /opt/lt/bin/pip install libretranslate`` then
+#: ``BORDERLESS_TEST_LIBRETRANSLATE=/opt/lt/bin/libretranslate``.
+REAL_LIBRETRANSLATE = os.environ.get("BORDERLESS_TEST_LIBRETRANSLATE")
+
+
 @contextlib.contextmanager
-def libretranslate_server(base: Path, packages: list[Path], api_key: str | None = None) -> Iterator[str]:
-    """tests/libretranslate_server.py on a free port with ``packages`` installed; yields its base URL."""
+def libretranslate_server(base: Path, packages: list[Path], api_key: str | None = None,
+                          real: str | None = None) -> Iterator[str]:
+    """A LibreTranslate API on a free port with ``packages`` installed; yields its base URL.
+
+    ``real``: the path of a ``libretranslate`` executable (run offline with ``--load-only``); else
+    tests/libretranslate_server.py."""
     base.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    cmd = [sys.executable, str(HERE / "libretranslate_server.py"), "--port", str(port),
-           *(["--api-key", api_key] if api_key else []), *map(str, packages)]
+    env = isolated_env(base)
+    if real:
+        python = str(Path(real).parent / "python")
+        install = "import sys, argostranslate.package as p\nfor f in sys.argv[1:]: p.install_from_path(f)"
+        subprocess.run([python, "-c", install, *map(str, packages)], env=env, check=True, timeout=300,
+                       capture_output=True)
+        codes = sorted({c for pkg in packages for c in pkg.name.split("-")[1].split("_")})
+        cmd = [real, "--host", "127.0.0.1", "--port", str(port), "--load-only", ",".join(codes), "--disable-web-ui"]
+    else:
+        cmd = [sys.executable, str(HERE / "libretranslate_server.py"), "--port", str(port),
+               *(["--api-key", api_key] if api_key else []), *map(str, packages)]
     log = (base / "server.log").open("w")
-    proc = subprocess.Popen(cmd, env=isolated_env(base), stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=base)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 120
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {(base / 'server.log').read_text()}")
+                raise RuntimeError(f"server exited: {(base / 'server.log').read_text()[-3000:]}")
             try:
                 if httpx.get(f"{url}/languages", timeout=2).status_code == 200:
                     break
