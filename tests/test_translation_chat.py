@@ -97,6 +97,18 @@ def test_slow_or_failing_translator_degrades_to_none_with_a_note(caplog: pytest.
     assert slow.translate("Olá", "pt", "en") is None
     assert time.perf_counter() - started < 0.9, "the caller does not wait for the slow translator"
     assert "took over 0.2 s" in caplog.text
+    started = time.perf_counter()
+    history = [f"mensagem {i}" for i in range(6)]
+    assert slow.translate_many(history, "pt", "en") == [None] * 6
+    assert time.perf_counter() - started < 0.9, "one time limit for a whole history, not one per message"
+    deadline = time.monotonic() + 15  # the abandoned translations finish in the background and are cached
+    while True:
+        hits = slow.hits
+        later = slow.translate_many(history, "pt", "en")
+        if slow.hits - hits == len(history) or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert [t.text if t else None for t in later] == [f"<pt>en: {h}" for h in history]
     broken = ChatTranslation(TranslationService(_Fake([("pt", "en"), ("en", "pt")], fail=True), timeout=2))
     agent = type("U", (), {"role": "agent", "languages": ("en",)})()
     messages = [{"role": "shopper", "text": "Olá", "lang": "pt"}, {"role": "bot", "text": "Oi", "lang": "pt"}]

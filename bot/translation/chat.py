@@ -51,27 +51,25 @@ class ChatTranslation:
         return (self.service is not None and bool(lang) and lang != self.reading_lang(user)
                 and self.service.covers(lang, self.reading_lang(user)))
 
-    def annotate(self, messages: list[dict[str, Any]], user: Any, lang: str | None = None) -> str | None:
-        """Add ``translation`` to the shopper messages ``user`` cannot read; returns the reading language used.
+    def annotate(self, messages: list[dict[str, Any]], user: Any, lang: str | None = None) -> None:
+        """Add ``translation`` to the shopper messages ``user`` cannot read (all within one time limit).
 
         ``lang``: the conversation's language (else each message's own)."""
         target = self.reading_lang(user)
-        used = None
+        todo: dict[str, list[dict[str, Any]]] = {}
         for message in messages:
-            if message.get("role") not in TRANSLATED_ROLES:
-                continue
             source = lang or message.get("lang")
-            if not self.needed(user, source):
-                continue
-            used = target
+            if message.get("role") in TRANSLATED_ROLES and source and self.needed(user, source):
+                todo.setdefault(source, []).append(message)
+        for source, group in todo.items():
             assert self.service is not None
-            translation = self.service.translate(message["text"], source, target)
-            if translation is None:
-                message["translation"] = None
-                message["translation_note"] = UNAVAILABLE_NOTE
-            else:
-                message["translation"] = translation.to_json()
-        return used
+            for message, translation in zip(group, self.service.translate_many([m["text"] for m in group], source,
+                                                                              target), strict=True):
+                if translation is None:
+                    message["translation"] = None
+                    message["translation_note"] = UNAVAILABLE_NOTE
+                else:
+                    message["translation"] = translation.to_json()
 
     def reply(self, text: str, user: Any, shopper_lang: str) -> Reply:
         """The shopper's version of an agent's reply written in their reading language."""

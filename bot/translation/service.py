@@ -94,6 +94,7 @@ class TranslationService:
         self._cache: OrderedDict[tuple[str, str, str, str], str] = OrderedDict()
         self._lock = threading.Lock()
         self._pairs: dict[tuple[str, str], Pair] | None = None
+        self._inflight: dict[tuple[str, Pair], Future[str]] = {}
         # Translations run here so a slow one can be abandoned after ``timeout`` (the thread finishes on its own).
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="translate")
         self.hits = 0
@@ -159,35 +160,63 @@ class TranslationService:
     # ------------------------------------------------------------------ translating
     def translate(self, text: str, source: str | None, target: str | None) -> Translation | None:
         """``text`` in ``target``, or None: no pair, the translator failed, or it took over ``timeout``."""
+        return self.translate_many([text], source, target)[0]
+
+    def translate_many(self, texts: list[str], source: str | None, target: str | None) -> list[Translation | None]:
+        """Several texts of one pair within one ``timeout`` in all (a conversation's history), not one each.
+
+        A translation still running at the deadline is left to finish in the background and cached, so the
+        next read has it."""
         pair = self.pair(source, target)
-        if pair is None or not text.strip():
-            return None
-        key = (text, pair.source, pair.target, pair.engine)
+        if pair is None:
+            return [None] * len(texts)
+        results: list[Translation | None] = [None] * len(texts)
+        pending: dict[str, Future[str]] = {}
         with self._lock:
-            cached = self._cache.get(key)
-            if cached is not None:
-                self._cache.move_to_end(key)
-                self.hits += 1
-                return Translation(pair.target, cached, pair.engine)
-            self.misses += 1
+            for i, text in enumerate(texts):
+                if not text.strip():
+                    continue
+                cached = self._cache.get((text, pair.source, pair.target, pair.engine))
+                if cached is not None:
+                    self._cache.move_to_end((text, pair.source, pair.target, pair.engine))
+                    self.hits += 1
+                    results[i] = Translation(pair.target, cached, pair.engine)
+                elif text not in pending:
+                    self.misses += 1
+                    pending[text] = self._inflight.get((text, pair)) or self._submit(text, pair)
+        if not pending:
+            return results
+        deadline = time.monotonic() + self.timeout
+        for i, text in enumerate(texts):
+            future = pending.get(text)
+            if future is None or results[i] is not None:
+                continue
+            try:
+                results[i] = Translation(pair.target, future.result(timeout=max(0.0, deadline - time.monotonic())),
+                                         pair.engine)
+            except FutureTimeout:
+                log.warning("translation %s->%s (%s) took over %.1f s; showing the original",
+                            pair.source, pair.target, pair.engine, self.timeout)
+            except Exception as exc:
+                log.warning("translation %s->%s (%s) failed: %s", pair.source, pair.target, pair.engine, exc)
+        return results
+
+    def _submit(self, text: str, pair: Pair) -> Future[str]:
+        """Start translating (caller holds the lock); the result goes into the cache when it is done."""
+        key = (text, pair)
         future: Future[str] = self._pool.submit(self._run, text, pair)
-        started = time.perf_counter()
-        try:
-            result = future.result(timeout=self.timeout)
-        except FutureTimeout:
-            log.warning("translation %s->%s (%s) took over %.1f s; showing the original",
-                        pair.source, pair.target, pair.engine, self.timeout)
-            return None
-        except Exception as exc:
-            log.warning("translation %s->%s (%s) failed: %s", pair.source, pair.target, pair.engine, exc)
-            return None
-        log.debug("translated %d chars %s->%s in %.3f s", len(text), pair.source, pair.target,
-                  time.perf_counter() - started)
-        with self._lock:
-            self._cache[key] = result
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
-        return Translation(pair.target, result, pair.engine)
+        self._inflight[key] = future
+
+        def done(f: Future[str]) -> None:
+            with self._lock:
+                self._inflight.pop(key, None)
+                if not f.cancelled() and f.exception() is None:
+                    self._cache[(text, pair.source, pair.target, pair.engine)] = f.result()
+                    while len(self._cache) > self.cache_size:
+                        self._cache.popitem(last=False)
+
+        future.add_done_callback(done)
+        return future
 
     def _run(self, text: str, pair: Pair) -> str:
         steps = [(pair.source, pair.target)] if pair.via is None else [(pair.source, pair.via), (pair.via, pair.target)]
