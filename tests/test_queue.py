@@ -84,8 +84,8 @@ def test_claim_rules(client: TestClient) -> None:
     ana, yuki, boss = bearer(client, "ana"), bearer(client, "yuki"), bearer(client, "boss")
     assert client.post(f"/api/conversations/{cid}/claim", headers=ana).json()["claimed"] is True
     assert client.post(f"/api/conversations/{cid}/claim", headers=ana).json()["claimed"] is False  # idempotent
-    r = client.post(f"/api/conversations/{cid}/claim", headers=yuki)  # Spanish is not Yuki's language
-    assert r.status_code == 403 and r.json()["error"]["code"] == "out_of_scope"
+    r = client.post(f"/api/conversations/{cid}/claim", headers=yuki)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "taken"
     # only the holder (or an admin) replies, resolves, hands back
     for action in ("messages", "resolve", "handback", "release"):
         r = client.post(f"/api/conversations/{cid}/{action}", headers=yuki, json={"text": "hi"})

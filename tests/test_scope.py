@@ -22,15 +22,14 @@ def principal(role: str, languages: tuple[str, ...] = (), uid: int = 7) -> Princ
 def test_predicate() -> None:
     li = principal("agent", ("zh", "en", "ja", "ko"))
     assert serves(li, "ja") and serves(li, "en") and not serves(li, "es") and not serves(li, None)
-    assert queue_languages(li) == ("zh", "en", "ja", "ko")
+    assert queue_languages(li) == ({"zh", "en", "ja", "ko"}, set())
     everyone = principal("agent")  # no languages: every language
     assert serves(everyone, "es") and queue_languages(everyone) is None
     admin = principal("admin", ("en",))  # admins are exempt, whatever their list says
     assert serves(admin, "es") and queue_languages(admin) is None
-    editor = principal("editor")
-    assert not serves(editor, "en") and queue_languages(editor) == ()
     assert may_access(li, "es", holder_id=7) and not may_access(li, "es", holder_id=8)
-    assert serves(li, "ja", translator=object())  # the parameter the translation work will use
+    assert may_access(li, "ja", holder_id=None)
+    assert not may_access(principal("editor"), "en", holder_id=None)  # editors do not answer shoppers
 
 
 @pytest.fixture(scope="module")
@@ -105,4 +104,4 @@ def test_predicate_reads_user_rows_too() -> None:
     from bot.auth.models import User
 
     row = User(id=3, username="x", name="X", password_hash="-", role="agent", languages="es,en")
-    assert serves(row, "es") and not serves(row, "ja") and queue_languages(row) == ("es", "en")
+    assert serves(row, "es") and not serves(row, "ja") and queue_languages(row) == ({"es", "en"}, set())

@@ -46,3 +46,8 @@ class UpdateUserRequest(BaseModel):
 
 class PasswordRequest(BaseModel):
     password: str = Field(min_length=8, max_length=256)
+
+
+class ChangePasswordRequest(BaseModel):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=8, max_length=256)

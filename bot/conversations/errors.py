@@ -20,12 +20,6 @@ class NotFound(ChatError):
     status = 404
 
 
-class Forbidden(ChatError):
-    """The conversation is outside the caller's languages (403); see :mod:`bot.handoff.scope`."""
-
-    status = 403
-
-
 class Conflict(ChatError):
     """The conversation is not in a state that allows this (409): someone else holds it, it is closed..."""
 
@@ -36,3 +30,9 @@ class Invalid(ChatError):
     """The request itself is wrong: empty text, text too long, bad email (422)."""
 
     status = 422
+
+
+class Forbidden(ChatError):
+    """The agent may not act on this conversation: its language is outside their scope (403)."""
+
+    status = 403

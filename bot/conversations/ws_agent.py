@@ -30,6 +30,7 @@ from bot.conversations.ws_frames import (
 )
 from bot.conversations.ws_socket import FrameSocket
 from bot.handoff.scope import AGENT_ROLES
+from bot.translation.chat import TRANSLATED_ROLES
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +61,18 @@ class AgentSocket(FrameSocket):
         return agents is None or self.principal.id in agents
 
     async def deliver(self, envelope: dict[str, Any]) -> None:
-        if envelope["frame"].get("type") == "queue_changed":
+        frame = envelope["frame"]
+        if frame.get("type") == "queue_changed":
             self._queue_dirty.set()
-        else:
-            await self.send(envelope["frame"])
+            return
+        message = frame.get("message") if frame.get("type") == "message" else None
+        if isinstance(message, dict) and message.get("role") in TRANSLATED_ROLES:
+            # A copy per socket (the envelope is shared); checked and translated in a thread (listing pairs may
+            # load a translator), bounded by the translation time limit.
+            message = dict(message)
+            await run_in_threadpool(self.runtime.translation.annotate, [message], self.principal)
+            frame = {**frame, "message": message}
+        await self.send(frame)
 
     async def send_queue(self) -> None:
         items = await run_in_threadpool(self.runtime.handoff.queue, self.principal)
