@@ -328,12 +328,17 @@ def test_logout_and_deactivation_close_sockets_also_from_another_process(server:
         admin = login(second.http, "boss", PASSWORD)
         li_id = next(u["id"] for u in httpx.get(f"{second.http}/api/users", headers=auth(admin)).json()
                      if u["username"] == "li")
+        held = queued_conversation(server.app, "ja")
+        assert httpx.post(f"{server.http}/api/conversations/{held}/claim", headers=auth(token)).status_code == 200
         with agent_connect(server.ws, token) as ws:
             agent_welcome(ws)
             r = httpx.patch(f"{second.http}/api/users/{li_id}", json={"active": False}, headers=auth(admin))
             assert r.status_code == 200 and r.json()["active"] is False
             assert wait_frame(ws, lambda f: f["type"] == "error")["code"] == "session_ended"
             assert close_code(ws) == 4401
+        # nobody left holding her conversation: it is back in the queue, the shopper told the agent left
+        detail = httpx.get(f"{server.http}/api/conversations/{held}", headers=auth(admin)).json()
+        assert detail["state"] == "queued" and detail["messages"][-1]["code"] == "agent_left"
         assert httpx.get(f"{server.http}/api/queue", headers=auth(token)).status_code == 401
         assert httpx.post(f"{server.http}/api/auth/login", json={"username": "li", "password": PASSWORD}
                           ).status_code == 401

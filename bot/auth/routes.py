@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from bot.auth import service
 from bot.auth.deps import AdminUser, _bearer, current_user
@@ -133,20 +134,30 @@ def create_user(body: CreateUserRequest, request: Request, _admin: AdminUser) ->
 
 
 @router.patch("/api/users/{user_id}", response_model=UserOut)
-def update_user(user_id: int, body: UpdateUserRequest, request: Request, admin: AdminUser) -> UserOut:
+async def update_user(user_id: int, body: UpdateUserRequest, request: Request, admin: AdminUser) -> UserOut:
     """Change an account (admin): ``active``, ``role``, ``languages``, ``name``; absent fields stay.
 
     Deactivating ends the user's sessions; their open sockets close within ``BORDERLESS_WS_AUTH_CHECK_SECONDS``
-    (4401), as do sockets of a user whose role or languages change (4412: reconnect). 409 ``self_lockout``: an
+    (4401), as do sockets of a user whose role or languages change (4412: reconnect). Conversations held by a
+    user who can no longer answer (deactivated, now an editor) go back to the queue. 409 ``self_lockout``: an
     admin cannot deactivate or demote their own account.
     """
-    try:
+
+    def change() -> tuple[UserOut, Principal]:
         with request.app.state.db.session() as session:
             user = service.update_user(session, user_id, admin.id, active=body.active, role=body.role,
                                        languages=body.languages, name=body.name)
-            return user_out(user)
+            return user_out(user), Principal.of(user)
+
+    try:
+        out, principal = await run_in_threadpool(change)
     except (service.AuthError, service.UnknownUser) as exc:
         raise _user_error(exc) from None
+    if not out.active or out.role not in ("agent", "admin"):
+        runtime = request.app.state.chat  # the handoff domain, reached through the app (no import cycle)
+        outbox = await run_in_threadpool(runtime.handoff.release_held, principal)
+        await runtime.publish(outbox)
+    return out
 
 
 @router.post("/api/users/{user_id}/password", status_code=204)

@@ -241,6 +241,23 @@ class HandoffService:
             outbox.queue_changed()
         return outbox
 
+    def release_held(self, user: Principal) -> Outbox:
+        """Put every conversation ``user`` holds back in the queue (they were deactivated or stopped being an
+        agent), so no shopper waits on someone who cannot answer any more."""
+        outbox = Outbox()
+        with self.db.read() as session:
+            held = session.scalars(
+                select(Conversation.id).where(Conversation.agent_id == user.id, Conversation.state == "agent")
+            ).all()
+        for conversation_id in held:
+            try:
+                outbox.extend(self.release(conversation_id, user))
+            except Conflict:  # resolved or handed back meanwhile
+                continue
+        if held:
+            log.info("released %d conversations held by %s", len(held), user.username)
+        return outbox
+
     def resolve(self, conversation_id: str, user: Principal) -> Outbox:
         """Close a held conversation; the shopper is asked for a rating."""
         outbox = Outbox()
