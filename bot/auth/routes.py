@@ -6,6 +6,7 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import Path as FastAPIPath
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
@@ -32,6 +33,10 @@ router = APIRouter(tags=["auth"])
 def user_out(user: User) -> UserOut:
     return UserOut(id=user.id, username=user.username, name=user.name, role=user.role,
                    languages=user.language_list, active=user.active)
+
+
+#: Account ids are database integers: larger ones cannot exist (and would overflow the driver).
+UserId = Annotated[int, FastAPIPath(ge=1, le=2**31 - 1)]
 
 
 def _user_error(exc: Exception) -> HTTPException:
@@ -134,7 +139,7 @@ def create_user(body: CreateUserRequest, request: Request, _admin: AdminUser) ->
 
 
 @router.patch("/api/users/{user_id}", response_model=UserOut)
-async def update_user(user_id: int, body: UpdateUserRequest, request: Request, admin: AdminUser) -> UserOut:
+async def update_user(user_id: UserId, body: UpdateUserRequest, request: Request, admin: AdminUser) -> UserOut:
     """Change an account (admin): ``active``, ``role``, ``languages``, ``name``; absent fields stay.
 
     Deactivating ends the user's sessions; their open sockets close within ``BORDERLESS_WS_AUTH_CHECK_SECONDS``
@@ -161,7 +166,7 @@ async def update_user(user_id: int, body: UpdateUserRequest, request: Request, a
 
 
 @router.post("/api/users/{user_id}/password", status_code=204)
-def set_password(user_id: int, body: PasswordRequest, request: Request, _admin: AdminUser) -> None:
+def set_password(user_id: UserId, body: PasswordRequest, request: Request, _admin: AdminUser) -> None:
     """Replace a user's password (admin); the user's sessions end and their sockets close."""
     try:
         with request.app.state.db.session() as session:
