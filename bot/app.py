@@ -32,6 +32,7 @@ from bot.conversations.ws import router as ws_router
 from bot.db import migrate
 from bot.db.session import Database
 from bot.handoff.routes import router as queue_router
+from bot.handoff.service import HandoffService
 from bot.realtime.pubsub import create_pubsub
 from bot.settings import REPO_ROOT, Settings, get_settings
 
@@ -43,6 +44,8 @@ MAX_BODY_BYTES = 5 * 1024 * 1024
 #: Routers of domains added later; included when the module exists.
 OPTIONAL_ROUTERS: tuple[str, ...] = ("bot.editor.routes",)
 PAGES = {"/console": "console.html", "/demo": "demo.html"}
+#: Domains that listen to the chat's domain events: each module has ``register(bus, db)``.
+LISTENERS: tuple[str, ...] = ("bot.editor.listeners",)
 
 
 class LimitsMiddleware:
@@ -74,6 +77,18 @@ class LimitsMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def register_listeners(db: Database) -> None:
+    """Subscribe every present domain's listeners to the database's event bus (app start)."""
+    for name in LISTENERS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                continue
+            raise
+        module.register(db.events, db)
 
 
 def _page(name: str) -> FileResponse:
@@ -108,7 +123,8 @@ def create_app(
             bootstrap(session, settings)
     bus = create_pubsub(settings.pubsub_url)
     provider = EngineProvider(settings, engine)
-    runtime = ChatRuntime(settings, db, bus, provider)
+    runtime = ChatRuntime(settings, db, bus, provider, HandoffService(db, settings))
+    register_listeners(db)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -12,9 +12,8 @@ from bot.auth.service import resolve_secret_key
 from bot.conversations.engine import EngineProvider, fallback_decision
 from bot.conversations.errors import NotFound
 from bot.conversations.events import Outbox, conversation_channel
-from bot.conversations.service import ChatService
+from bot.conversations.service import ChatService, HandoffQueue
 from bot.db.session import Database
-from bot.handoff.service import HandoffService
 from bot.nlu.base import Decision
 from bot.realtime.pubsub import PubSub
 from bot.settings import Settings
@@ -25,12 +24,14 @@ log = logging.getLogger(__name__)
 class ChatRuntime:
     """Owns the services, the relay and the bot's background turns for one app."""
 
-    def __init__(self, settings: Settings, db: Database, bus: PubSub, engine: EngineProvider) -> None:
+    def __init__(self, settings: Settings, db: Database, bus: PubSub, engine: EngineProvider,
+                 handoff: HandoffQueue | Any) -> None:
         self.settings = settings
         self.db = db
         self.bus = bus
         self.engine = engine
-        self.handoff = HandoffService(db, settings)
+        #: The handoff domain's service (``bot.handoff.service.HandoffService``), built by ``create_app``.
+        self.handoff = handoff
         self.chat = ChatService(db, settings, resolve_secret_key(settings), self.handoff)
         self._locks: dict[str, list[Any]] = {}  # id -> [lock, users]
         self._tasks: set[asyncio.Task[None]] = set()
