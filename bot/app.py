@@ -42,10 +42,10 @@ WIDGET_DIR = REPO_ROOT / "widget"
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 MAX_BODY_BYTES = 5 * 1024 * 1024
 #: Routers of domains added later; included when the module exists.
-OPTIONAL_ROUTERS: tuple[str, ...] = ("bot.editor.routes",)
-PAGES = {"/console": "console.html", "/demo": "demo.html"}
+OPTIONAL_ROUTERS: tuple[str, ...] = ("bot.editor.routes", "bot.reports.routes")
+PAGES = {"/console": "console.html", "/demo": "demo.html", "/reports": "reports.html"}
 #: Domains that listen to the chat's domain events: each module has ``register(bus, db)``.
-LISTENERS: tuple[str, ...] = ("bot.editor.listeners",)
+LISTENERS: tuple[str, ...] = ("bot.editor.listeners", "bot.reports.listeners")
 
 
 class LimitsMiddleware:
