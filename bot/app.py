@@ -33,6 +33,8 @@ from bot.db import migrate
 from bot.db.session import Database
 from bot.handoff.routes import router as queue_router
 from bot.handoff.service import HandoffService
+from bot.privacy.redact import Redactor, install_log_redaction
+from bot.privacy.retention import retention_loop
 from bot.realtime.pubsub import create_pubsub
 from bot.settings import REPO_ROOT, Settings, get_settings
 
@@ -42,10 +44,11 @@ WIDGET_DIR = REPO_ROOT / "widget"
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 MAX_BODY_BYTES = 5 * 1024 * 1024
 #: Routers of domains added later; included when the module exists.
-OPTIONAL_ROUTERS: tuple[str, ...] = ("bot.editor.routes", "bot.reports.routes")
+OPTIONAL_ROUTERS: tuple[str, ...] = ("bot.editor.routes", "bot.reports.routes", "bot.privacy.routes",
+                                     "bot.audit.routes")
 PAGES = {"/console": "console.html", "/demo": "demo.html", "/reports": "reports.html"}
 #: Domains that listen to the chat's domain events: each module has ``register(bus, db)``.
-LISTENERS: tuple[str, ...] = ("bot.editor.listeners", "bot.reports.listeners")
+LISTENERS: tuple[str, ...] = ("bot.editor.listeners", "bot.reports.listeners", "bot.audit.listeners")
 
 
 class LimitsMiddleware:
@@ -123,7 +126,9 @@ def create_app(
             bootstrap(session, settings)
     bus = create_pubsub(settings.pubsub_url)
     provider = EngineProvider(settings, engine)
-    runtime = ChatRuntime(settings, db, bus, provider, HandoffService(db, settings))
+    redactor = Redactor.from_settings(settings.redact_patterns, settings.redact_allow)
+    install_log_redaction(redactor)
+    runtime = ChatRuntime(settings, db, bus, provider, HandoffService(db, settings), redactor.redact)
     register_listeners(db)
 
     @asynccontextmanager
@@ -132,9 +137,13 @@ def create_app(
         if preload_engine and engine is None:
             preload = asyncio.create_task(provider.get())
             preload.add_done_callback(lambda t: t.cancelled() or t.exception())  # logged by the provider
+        retention = (asyncio.create_task(retention_loop(db, settings))
+                     if settings.retention_days or settings.retention_bot_only_days else None)
         try:
             yield
         finally:
+            if retention is not None:
+                retention.cancel()
             if preload is not None and not preload.done():
                 preload.cancel()
             await runtime.drain()

@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.auth.cli import add_create_user_parser
 from bot.knowledge import KnowledgeBaseError, files
+from bot.privacy.retention import add_purge_parser
 from bot.serve import add_serve_parser
 from bot.settings import Settings
 
@@ -171,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_serve_parser(sub)
     add_create_user_parser(sub)
+    add_purge_parser(sub)
     return parser
 
 

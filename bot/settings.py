@@ -80,6 +80,21 @@ class Settings(BaseSettings):
     shopper_rate_per_minute: int = Field(30, description="Shopper messages per socket per minute (rate_limited).")
     pubsub_url: str = Field("memory://", description="Realtime relay: memory:// (one process); see docs/realtime.md.")
 
+    # Privacy (docs/privacy.md)
+    redact_patterns: list[str] = Field(
+        default_factory=list, description="Extra regexes masked to their last 4 characters before anything is "
+        "stored (JSON list), on top of card numbers and IBANs.",
+    )
+    redact_allow: list[str] | None = Field(
+        None, description="Regexes never masked (JSON list); default: order numbers ('order 1234...', '#1234...').",
+    )
+    retention_days: int = Field(0, ge=0, description="Delete closed conversations this many days after their last "
+                                                     "activity; 0 keeps them.")
+    retention_bot_only_days: int = Field(0, ge=0, description="Delete conversations never handed off this many "
+                                                              "days after their last activity; 0 keeps them.")
+    retention_interval_minutes: int = Field(60, ge=1, description="How often the server applies retention.")
+    purge_batch_size: int = Field(500, ge=1, le=10_000, description="Conversations deleted per transaction.")
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

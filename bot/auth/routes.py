@@ -14,6 +14,8 @@ from bot.auth.deps import AdminUser, _bearer, current_user
 from bot.auth.models import User
 from bot.auth.schemas import CreateUserRequest, LoginRequest, LoginResponse, UserOut
 from bot.auth.service import Principal
+from bot.db.types import utcnow
+from bot.events import Audited, emit
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["auth"])
@@ -32,11 +34,17 @@ def login(body: LoginRequest, request: Request) -> LoginResponse:
         if user is None:
             throttle.failed(body.username, address)
             log.info("failed login for %r from %s", body.username, address)
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="wrong username or password")
-        token = service.issue_token(session, user, settings.session_ttl_hours)
-        throttle.succeeded(body.username, address)
-        return LoginResponse(token=token, role=user.role, name=user.name, username=user.username,
-                             languages=user.language_list)
+        else:
+            token = service.issue_token(session, user, settings.session_ttl_hours)
+        # The audit log keeps both outcomes (written after the commit by bot.audit's listener).
+        emit(session, Audited(at=utcnow(), username=body.username[:64], user_id=user.id if user else None,
+                              action="login" if user else "login_failed", subject=f"user:{body.username[:64]}",
+                              detail={"address": address}))
+    if user is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="wrong username or password")
+    throttle.succeeded(body.username, address)
+    return LoginResponse(token=token, role=user.role, name=user.name, username=user.username,
+                         languages=user.language_list)
 
 
 @router.post("/api/auth/logout", status_code=204)
@@ -68,11 +76,14 @@ def list_users(request: Request, _admin: AdminUser) -> list[UserOut]:
 
 
 @router.post("/api/users", response_model=UserOut, status_code=201)
-def create_user(body: CreateUserRequest, request: Request, _admin: AdminUser) -> UserOut:
+def create_user(body: CreateUserRequest, request: Request, admin: AdminUser) -> UserOut:
     """Add an account (admin)."""
     try:
         with request.app.state.db.session() as session:
             user = service.create_user(session, body.username, body.password, body.role, body.languages, body.name)
+            emit(session, Audited(at=utcnow(), username=admin.username, user_id=admin.id, action="user_created",
+                                  subject=f"user:{user.username}",
+                                  detail={"role": user.role, "languages": user.language_list}))
             return UserOut(id=user.id, username=user.username, name=user.name, role=user.role,
                            languages=user.language_list)
     except service.AuthError as exc:

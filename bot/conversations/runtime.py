@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -25,14 +26,14 @@ class ChatRuntime:
     """Owns the services, the relay and the bot's background turns for one app."""
 
     def __init__(self, settings: Settings, db: Database, bus: PubSub, engine: EngineProvider,
-                 handoff: HandoffQueue | Any) -> None:
+                 handoff: HandoffQueue | Any, redact: Callable[[str], str] | None = None) -> None:
         self.settings = settings
         self.db = db
         self.bus = bus
         self.engine = engine
         #: The handoff domain's service (``bot.handoff.service.HandoffService``), built by ``create_app``.
         self.handoff = handoff
-        self.chat = ChatService(db, settings, resolve_secret_key(settings), self.handoff)
+        self.chat = ChatService(db, settings, resolve_secret_key(settings), self.handoff, redact)
         self._locks: dict[str, list[Any]] = {}  # id -> [lock, users]
         self._tasks: set[asyncio.Task[None]] = set()
 

@@ -11,6 +11,7 @@ import hmac
 import logging
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -84,11 +85,14 @@ def check_client_id(client_id: object) -> str:
 class ChatService:
     """Conversations over one database; ``secret`` keys the conversation token hashes."""
 
-    def __init__(self, db: Database, settings: Settings, secret: bytes, handoff: HandoffQueue) -> None:
+    def __init__(self, db: Database, settings: Settings, secret: bytes, handoff: HandoffQueue,
+                 redact: Callable[[str], str] | None = None) -> None:
         self.db = db
         self.settings = settings
         self.secret = secret
         self.handoff = handoff
+        #: Masks card numbers, IBANs... (``bot.privacy.redact``) in every text before it is stored.
+        self.redact = redact or (lambda text: text)
         self.store_keys = frozenset(k.strip() for k in settings.store_keys.split(",") if k.strip())
 
     # ------------------------------------------------------------------ tokens
@@ -102,7 +106,7 @@ class ChatService:
         if len(text) > self.settings.max_message_chars:
             raise Invalid("text_too_long", f"text is {len(text)} characters; the limit is "
                                             f"{self.settings.max_message_chars}")
-        return text
+        return self.redact(text)
 
     # ------------------------------------------------------------------ shopper side
     def open(self, store_key: object, conversation_id: object, token: object, locale: object) -> Opened | None:

@@ -8,11 +8,13 @@ domains that care (missed questions, reports, later translation) subscribe at ap
 from bot.events.bus import EventBus, Listener, emit, take_pending
 from bot.events.types import (
     AgentReplied,
+    Audited,
     BotDecided,
     Claimed,
     ConversationStarted,
     DomainEvent,
     EmailLeft,
+    Event,
     HandedBack,
     HandedOff,
     MessageStored,
@@ -23,7 +25,7 @@ from bot.events.types import (
 )
 
 __all__ = [
-    "AgentReplied", "BotDecided", "Claimed", "ConversationStarted", "DomainEvent", "EmailLeft", "EventBus",
-    "HandedBack", "HandedOff", "Listener", "MessageStored", "Rated", "Released", "Reopened", "Resolved", "emit",
-    "take_pending",
+    "AgentReplied", "Audited", "BotDecided", "Claimed", "ConversationStarted", "DomainEvent", "EmailLeft",
+    "Event", "EventBus", "HandedBack", "HandedOff", "Listener", "MessageStored", "Rated", "Released", "Reopened",
+    "Resolved", "emit", "take_pending",
 ]

@@ -12,21 +12,21 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from bot.events.types import DomainEvent
+from bot.events.types import Event
 
 log = logging.getLogger(__name__)
 
 PENDING_KEY = "borderless.domain_events"
-E = TypeVar("E", bound=DomainEvent)
+E = TypeVar("E", bound=Event)
 Listener = Callable[[Any], None]
 
 
-def emit(session: Any, event: DomainEvent) -> None:
+def emit(session: Any, event: Event) -> None:
     """Queue ``event`` on the session; it is dispatched after this transaction commits."""
     session.info.setdefault(PENDING_KEY, []).append(event)
 
 
-def take_pending(session: Any) -> list[DomainEvent]:
+def take_pending(session: Any) -> list[Event]:
     """The events queued on ``session`` (removed from it)."""
     return session.info.pop(PENDING_KEY, None) or []
 
@@ -35,19 +35,19 @@ class EventBus:
     """Listeners by event type; a listener of a base class (``DomainEvent``) hears every subclass."""
 
     def __init__(self) -> None:
-        self._listeners: dict[type[DomainEvent], list[tuple[str, Listener]]] = {}
+        self._listeners: dict[type[Event], list[tuple[str, Listener]]] = {}
 
     def subscribe(self, event_type: type[E], listener: Callable[[E], None], name: str | None = None) -> None:
         label = name or getattr(listener, "__qualname__", repr(listener))
         self._listeners.setdefault(event_type, []).append((label, listener))
 
-    def listeners_for(self, event_type: type[DomainEvent]) -> list[tuple[str, Listener]]:
+    def listeners_for(self, event_type: type[Event]) -> list[tuple[str, Listener]]:
         found: list[tuple[str, Listener]] = []
         for klass in event_type.__mro__:
             found.extend(self._listeners.get(klass, ()))  # type: ignore[arg-type]
         return found
 
-    def dispatch(self, events: Iterable[DomainEvent]) -> None:
+    def dispatch(self, events: Iterable[Event]) -> None:
         """Call each event's listeners in registration order; failures are logged and do not stop the others."""
         for event in events:
             for label, listener in self.listeners_for(type(event)):
@@ -55,4 +55,4 @@ class EventBus:
                     listener(event)
                 except Exception:
                     log.exception("listener %s failed on %s of conversation %s", label, event.name,
-                                  event.conversation_id)
+                                  getattr(event, "conversation_id", "-"))

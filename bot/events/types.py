@@ -10,26 +10,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 Actor = Literal["bot", "person", "shopper", "system"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class DomainEvent:
-    """What every event carries."""
+class Event:
+    """Anything published on the bus: it happened at ``at``."""
 
-    conversation_id: str
     at: datetime
-    lang: str
-    store_key: str = ""
-    agent_id: int | None = None
-    actor: Actor = "system"
 
     @property
     def name(self) -> str:
         """The event's snake_case name (``bot_decided``), as stored by reports."""
         return EVENT_NAMES[type(self)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DomainEvent(Event):
+    """What every conversation event carries."""
+
+    conversation_id: str
+    lang: str
+    store_key: str = ""
+    agent_id: int | None = None
+    actor: Actor = "system"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,7 +126,19 @@ class EmailLeft(DomainEvent):
     actor: Actor = "shopper"
 
 
-EVENT_NAMES: dict[type[DomainEvent], str] = {
+@dataclass(frozen=True, kw_only=True)
+class Audited(Event):
+    """Something the audit log keeps (a login, a user change, a knowledge-base publish or import): who did
+    ``action`` to ``subject``. Domains that cannot import ``bot.audit`` (it builds on auth) emit this."""
+
+    username: str
+    user_id: int | None = None
+    action: str
+    subject: str | None = None
+    detail: dict[str, Any] | None = None
+
+
+EVENT_NAMES: dict[type[Event], str] = {
     ConversationStarted: "conversation_started",
     MessageStored: "message_stored",
     BotDecided: "bot_decided",
@@ -133,4 +151,5 @@ EVENT_NAMES: dict[type[DomainEvent], str] = {
     Reopened: "reopened",
     Rated: "rated",
     EmailLeft: "email_left",
+    Audited: "audited",
 }
