@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -22,14 +23,15 @@ def policy_of(settings: Settings) -> RetentionPolicy:
     return RetentionPolicy(settings.retention_days, settings.retention_bot_only_days)
 
 
-async def retention_loop(db: Database, settings: Settings) -> None:
+async def retention_loop(db: Database, settings: Settings,
+                         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
     """Purge what is past retention every ``retention_interval_minutes`` (first run a minute after start).
 
     Each batch is its own short transaction, so chats go on while it runs; a failure is logged and retried
     at the next interval.
     """
     policy = policy_of(settings)
-    await asyncio.sleep(min(60.0, settings.retention_interval_minutes * 60.0))
+    await sleep(min(60.0, settings.retention_interval_minutes * 60.0))
     while True:
         try:
             result = await run_in_threadpool(purge, db, policy, "system", False, settings.purge_batch_size)
@@ -37,7 +39,7 @@ async def retention_loop(db: Database, settings: Settings) -> None:
                 log.info("retention job deleted %d conversations", result["deleted"])
         except Exception:
             log.exception("retention job failed; retrying in %d minutes", settings.retention_interval_minutes)
-        await asyncio.sleep(settings.retention_interval_minutes * 60.0)
+        await sleep(settings.retention_interval_minutes * 60.0)
 
 
 class ProgressBar:

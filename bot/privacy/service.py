@@ -81,9 +81,17 @@ def export(db: Database, subject: Subject) -> dict[str, Any]:
 
 def _forget(db: Database) -> None:
     """Make deleted content unrecoverable from the SQLite files: fold the WAL into the database and empty it."""
-    if db.is_sqlite:
-        with db.engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    if not db.is_sqlite:
+        return
+    raw = db.engine.raw_connection()  # autocommit: a checkpoint cannot run inside a transaction
+    try:
+        busy, _frames, _done = raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            log.warning("WAL checkpoint was blocked by a reader; erased content leaves the WAL at the next one")
+    except Exception:
+        log.exception("WAL checkpoint after erasure failed")
+    finally:
+        raw.close()
 
 
 def erase(db: Database, subject: Subject, by: str, audit_subject: str, batch: int = 500) -> dict[str, int]:
