@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from chat_support import LiveServer, auth, login, make_app
+from chat_support import LiveServer, auth, database_url_for, login, make_app
 from reports_support import Clock, scripted_day
 
 from bot.auth.service import DEMO_PASSWORD
@@ -20,9 +20,11 @@ from bot.nlu.base import Decision
 from bot.reports.csv_export import cell
 
 
-@pytest.fixture(scope="module")
-def day(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    app = make_app(tmp_path_factory.mktemp("reports"), demo=True)
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def day(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The scripted day over SQLite and over PostgreSQL (Debian's binaries in a temp dir; skipped without)."""
+    data_dir = tmp_path_factory.mktemp("reports")
+    app = make_app(data_dir, demo=True, database_url=database_url_for(request.param, data_dir))
     with pytest.MonkeyPatch.context() as mp, LiveServer(app) as live:
         ids = scripted_day(live.http, live.ws, Clock(mp))
         admin = auth(login(live.http, "admin", DEMO_PASSWORD))

@@ -20,8 +20,18 @@ class Figures(BaseModel):
     csat_count: int
 
 
-class DayFigures(Figures):
+class DayFigures(BaseModel):
+    """One day of the trend (in tz): counts and rates; medians and reasons are period-wide only."""
+
     date: str
+    conversations: int
+    could_hand_off: int
+    bot_resolved: int
+    bot_resolved_rate: float | None
+    handed_off: int
+    handoff_rate: float | None
+    csat_avg: float | None
+    csat_count: int
 
 
 class MissedGroup(BaseModel):

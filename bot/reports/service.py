@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Integer, Select, and_, case, cast, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from bot.auth.models import User
@@ -97,83 +97,124 @@ def contained(handoffs: int, bot_decisions: int, resolved_at: float | None, reop
 
 @dataclass
 class _Figures:
+    """Sums of one slice (everything, a language, a day) and the durations whose medians it reports."""
+
     conversations: int = 0
     eligible: int = 0
     contained: int = 0
     handed: int = 0
+    rating_sum: int = 0
+    rating_count: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     first_response: list[float] = field(default_factory=list)
     resolution: list[float] = field(default_factory=list)
-    ratings: list[int] = field(default_factory=list)
 
-    def add(self, row: Any) -> None:
-        self.conversations += 1
-        verdict = contained(row.handoffs, row.bot_decisions, row.resolved_at, row.reopened_at, row.started_at)
-        if verdict is not None:
-            self.eligible += 1
-            self.contained += verdict
-        if row.handoffs:
-            self.handed += 1
-            self.reasons[row.handoff_reason or "handoff"] += 1
-            if row.first_reply_at is not None and row.handoff_at is not None:
-                self.first_response.append(row.first_reply_at - row.handoff_at)
-        if row.resolved_at is not None:
-            self.resolution.append(row.resolved_at - row.started_at)
-        if row.rating is not None:
-            self.ratings.append(row.rating)
+    def add_sums(self, sums: Any) -> None:
+        n, eligible, kept, handed, rating_sum, rating_count = (int(v or 0) for v in sums)
+        self.conversations += n
+        self.eligible += eligible
+        self.contained += kept
+        self.handed += handed
+        self.rating_sum += rating_sum
+        self.rating_count += rating_count
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, durations: bool = True) -> dict[str, Any]:
         def rate(n: int) -> float | None:
             return round(n / self.eligible, 4) if self.eligible else None
 
         def p50(values: list[float]) -> float | None:
             return round(statistics.median(values), 1) if values else None
 
-        return {
+        out: dict[str, Any] = {
             "conversations": self.conversations,
             "could_hand_off": self.eligible,
             "bot_resolved": self.contained,
             "bot_resolved_rate": rate(self.contained),
             "handed_off": self.handed,
             "handoff_rate": rate(self.handed),
-            "handoff_reasons": dict(self.reasons.most_common()),
-            "first_response_seconds_p50": p50(self.first_response),
-            "resolution_seconds_p50": p50(self.resolution),
-            "csat_avg": round(sum(self.ratings) / len(self.ratings), 2) if self.ratings else None,
-            "csat_count": len(self.ratings),
         }
+        if durations:
+            out.update({
+                "handoff_reasons": dict(sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+                "first_response_seconds_p50": p50(self.first_response),
+                "resolution_seconds_p50": p50(self.resolution),
+            })
+        out["csat_avg"] = round(self.rating_sum / self.rating_count, 2) if self.rating_count else None
+        out["csat_count"] = self.rating_count
+        return out
+
+
+def _where(period: Period, store_key: str | None = None) -> list[Any]:
+    conditions = [C.started_at >= period.start, C.started_at < period.end]
+    return conditions + [C.store_key == store_key] if store_key else conditions
 
 
 def _in_period(period: Period, store_key: str | None = None) -> Select[Any]:
-    query = select(*COLUMNS).where(C.started_at >= period.start, C.started_at < period.end)
-    return query.where(C.store_key == store_key) if store_key else query
+    return select(*COLUMNS).where(*_where(period, store_key))
+
+
+def _sums() -> tuple[Any, ...]:
+    """conversations, could hand off, contained, handed off, rating sum, ratings: the rules of
+    :func:`contained` in SQL, so the database adds up 100k rows instead of Python."""
+    reopened = and_(C.reopened_at.is_not(None),
+                    C.reopened_at - func.coalesce(C.resolved_at, C.started_at) <= REOPEN_WINDOW_SECONDS)
+    eligible = case((or_(C.bot_decisions > 0, C.handoffs > 0), 1), else_=0)
+    kept = case((and_(C.handoffs == 0, C.bot_decisions > 0, not_(reopened)), 1), else_=0)
+    handed = case((C.handoffs > 0, 1), else_=0)
+    return (func.count(), func.sum(eligible), func.sum(kept), func.sum(handed), func.sum(C.rating),
+            func.count(C.rating))
+
+
+def _quarter(session: Session) -> Any:
+    """The quarter-hour since the epoch of a conversation's start (UTC offsets are whole quarter hours)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return cast(C.started_at / 900, Integer)  # truncates, and started_at is positive
+    return func.floor(C.started_at / 900)
 
 
 def overview(session: Session, period: Period, store_key: str | None = None) -> dict[str, Any]:
-    """Every figure of ``GET /api/reports/overview`` (module docstring for the definitions)."""
+    """Every figure of ``GET /api/reports/overview`` (module docstring for the definitions).
+
+    The database sums per language and per quarter hour; Python only maps quarter hours to local weekdays,
+    hours and days in ``tz`` and takes the medians of the handed-off conversations' durations.
+    """
+    where = _where(period, store_key)
     total = _Figures()
     by_lang: dict[str, _Figures] = {}
+    for lang, *sums in session.execute(select(C.lang, *_sums()).where(*where).group_by(C.lang)):
+        by_lang.setdefault(lang, _Figures()).add_sums(sums)
+        total.add_sums(sums)
+    for lang, reason, n in session.execute(
+        select(C.lang, C.handoff_reason, func.count()).where(*where, C.handoffs > 0)
+        .group_by(C.lang, C.handoff_reason)
+    ):
+        by_lang[lang].reasons[reason or "handoff"] += n
+        total.reasons[reason or "handoff"] += n
+    for lang, seconds in session.execute(
+        select(C.lang, C.first_reply_at - C.handoff_at)
+        .where(*where, C.handoffs > 0, C.first_reply_at.is_not(None), C.handoff_at.is_not(None))
+    ):
+        by_lang[lang].first_response.append(seconds)
+        total.first_response.append(seconds)
+    for lang, seconds in session.execute(
+        select(C.lang, C.resolved_at - C.started_at).where(*where, C.resolved_at.is_not(None))
+    ):
+        by_lang[lang].resolution.append(seconds)
+        total.resolution.append(seconds)
+
     by_hour = [[0] * 24 for _ in range(7)]
     by_day: dict[str, _Figures] = {}
-    # epoch quarter-hour -> (weekday, hour, local date): one tz lookup per quarter (offsets like +05:45 exist)
-    slots: dict[int, tuple[int, int, str]] = {}
-    for row in session.execute(_in_period(period, store_key)):
-        total.add(row)
-        by_lang.setdefault(row.lang, _Figures()).add(row)
-        key = int(row.started_at // 900)
-        slot = slots.get(key)
-        if slot is None:
-            local = period.local(key * 900)
-            slot = slots[key] = (local.weekday(), local.hour, local.date().isoformat())
-        by_hour[slot[0]][slot[1]] += 1
-        by_day.setdefault(slot[2], _Figures()).add(row)
+    quarter = _quarter(session)
+    for q, *sums in session.execute(select(quarter, *_sums()).where(*where).group_by(quarter)):
+        local = period.local(int(q) * 900)
+        by_hour[local.weekday()][local.hour] += int(sums[0])
+        by_day.setdefault(local.date().isoformat(), _Figures()).add_sums(sums)
+
     out = total.to_json()
-    out.update(
-        {"from": period.first.isoformat(), "to": period.last.isoformat(), "tz": period.tz.key}
-    )
+    out.update({"from": period.first.isoformat(), "to": period.last.isoformat(), "tz": period.tz.key})
     out["by_language"] = {lang: figures.to_json() for lang, figures in sorted(by_lang.items())}
     out["by_hour"] = by_hour
-    out["by_day"] = [{"date": day, **by_day[day].to_json()} for day in _days(period) if day in by_day]
+    out["by_day"] = [{"date": day, **by_day[day].to_json(durations=False)} for day in _days(period) if day in by_day]
     out["top_missed"] = top_missed(session, period)
     return out
 
