@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Integer, Select, and_, case, cast, func, not_, or_, select
+from sqlalchemy import Integer, Select, and_, case, cast, exists, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from bot.auth.models import User
@@ -181,26 +181,25 @@ def overview(session: Session, period: Period, store_key: str | None = None) -> 
     where = _where(period, store_key)
     total = _Figures()
     by_lang: dict[str, _Figures] = {}
-    for lang, *sums in session.execute(select(C.lang, *_sums()).where(*where).group_by(C.lang)):
-        by_lang.setdefault(lang, _Figures()).add_sums(sums)
-        total.add_sums(sums)
-    for lang, reason, n in session.execute(
-        select(C.lang, C.handoff_reason, func.count()).where(*where, C.handoffs > 0)
-        .group_by(C.lang, C.handoff_reason)
+    # Three scans of the covering index: sums per language and handoff reason, sums per quarter hour, and the
+    # durations of the conversations that have one.
+    for lang, reason, *sums in session.execute(
+        select(C.lang, C.handoff_reason, *_sums()).where(*where).group_by(C.lang, C.handoff_reason)
     ):
-        by_lang[lang].reasons[reason or "handoff"] += n
-        total.reasons[reason or "handoff"] += n
-    for lang, seconds in session.execute(
-        select(C.lang, C.first_reply_at - C.handoff_at)
-        .where(*where, C.handoffs > 0, C.first_reply_at.is_not(None), C.handoff_at.is_not(None))
+        figures = by_lang.setdefault(lang, _Figures())
+        for target in (figures, total):
+            target.add_sums(sums)
+            if sums[3]:
+                target.reasons[reason or "handoff"] += int(sums[3])
+    for lang, first_response, resolution in session.execute(
+        select(C.lang, C.first_reply_at - C.handoff_at, C.resolved_at - C.started_at)
+        .where(*where, or_(C.first_reply_at.is_not(None), C.resolved_at.is_not(None)))
     ):
-        by_lang[lang].first_response.append(seconds)
-        total.first_response.append(seconds)
-    for lang, seconds in session.execute(
-        select(C.lang, C.resolved_at - C.started_at).where(*where, C.resolved_at.is_not(None))
-    ):
-        by_lang[lang].resolution.append(seconds)
-        total.resolution.append(seconds)
+        for target in (by_lang[lang], total):
+            if first_response is not None:
+                target.first_response.append(first_response)
+            if resolution is not None:
+                target.resolution.append(resolution)
 
     by_hour = [[0] * 24 for _ in range(7)]
     by_day: dict[str, _Figures] = {}
@@ -233,14 +232,17 @@ def top_missed(session: Session, period: Period, limit: int = TOP_MISSED) -> lis
     """
     rows = session.execute(
         select(MissedQuestion.text, MissedQuestion.lang, MissedQuestion.reason)
-        .join(C, C.conversation_id == MissedQuestion.conversation_id)
-        .where(C.started_at >= period.start, C.started_at < period.end)
+        # EXISTS, not JOIN: the database walks the (few) missed questions and looks each conversation up by key,
+        # instead of walking every conversation of the period.
+        .where(exists().where(C.conversation_id == MissedQuestion.conversation_id, *_where(period)))
         .limit(50_000)
     ).all()
     groups: dict[str, dict[str, Any]] = {}
     for text, lang, reason in rows:
-        group = groups.setdefault(fold(" ".join(text.split()))[:300], {"text": text, "count": 0,
-                                                                     "languages": Counter(), "reasons": Counter()})
+        key = fold(" ".join(text.split()))[:300]
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = {"text": text, "count": 0, "languages": Counter(), "reasons": Counter()}
         group["count"] += 1
         group["languages"][lang] += 1
         group["reasons"][reason] += 1

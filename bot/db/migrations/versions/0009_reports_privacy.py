@@ -57,7 +57,9 @@ def upgrade() -> None:
     sa.Column('rating', sa.Integer(), nullable=True),
     sa.PrimaryKeyConstraint('conversation_id')
     )
-    op.create_index('ix_report_conversations_started_at', 'report_conversations', ['started_at'])
+    op.create_index('ix_report_conversations_started_at', 'report_conversations',
+                    ['started_at', 'lang', 'handoffs', 'bot_decisions', 'rating', 'reopened_at', 'resolved_at',
+                     'handoff_reason', 'handoff_at', 'first_reply_at'])
     op.create_table('audit_log',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
