@@ -42,7 +42,10 @@ def test_admin_reads_reports_and_clicks_through(server: dict[str, Any], browser:
     ctx, page = new_page(browser, "en-US", dialogs, 1400, 1000, accept_downloads=True)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)  # CSP violations
     try:
+        response = page.goto(server["http"] + "/reports" + QUERY)
+        assert "script-src 'self'" in response.headers["content-security-policy"]  # no inline script allowed
         sign_in(page, server["http"] + "/reports" + QUERY, "admin", DEMO_PASSWORD, "Admin")
         page.locator("body[data-loaded=true]").wait_for()
         assert page.locator("#tz").input_value() == "Asia/Tokyo"

@@ -16,6 +16,7 @@ from bot.auth.schemas import CreateUserRequest, LoginRequest, LoginResponse, Use
 from bot.auth.service import Principal
 from bot.db.types import utcnow
 from bot.events import Audited, emit
+from bot.web.clients import client_address
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["auth"])
@@ -25,9 +26,13 @@ router = APIRouter(tags=["auth"])
 def login(body: LoginRequest, request: Request) -> LoginResponse:
     """Exchange username and password for a bearer token."""
     throttle: service.LoginThrottle = request.app.state.login_throttle
-    address = request.client.host if request.client else "?"
+    address = client_address(request)
     if throttle.blocked(body.username, address):
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, detail="too many failed logins; wait a few minutes")
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail={"code": "rate_limited", "message": "Too many failed logins; wait a few minutes."},
+            headers={"Retry-After": str(throttle.retry_after(body.username, address))},
+        )
     settings = request.app.state.settings
     with request.app.state.db.session() as session:
         user = service.authenticate(session, body.username, body.password)
@@ -41,7 +46,8 @@ def login(body: LoginRequest, request: Request) -> LoginResponse:
                               action="login" if user else "login_failed", subject=f"user:{body.username[:64]}",
                               detail={"address": address}))
     if user is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="wrong username or password")
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED,
+                            detail={"code": "wrong_credentials", "message": "Wrong username or password."})
     throttle.succeeded(body.username, address)
     return LoginResponse(token=token, role=user.role, name=user.name, username=user.username,
                          languages=user.language_list)
@@ -80,11 +86,13 @@ def create_user(body: CreateUserRequest, request: Request, admin: AdminUser) -> 
     """Add an account (admin)."""
     try:
         with request.app.state.db.session() as session:
-            user = service.create_user(session, body.username, body.password, body.role, body.languages, body.name)
+            user = service.create_user(session, body.username, body.password, body.role, body.languages, body.name,
+                                       min_score=request.app.state.settings.password_min_score)
             emit(session, Audited(at=utcnow(), username=admin.username, user_id=admin.id, action="user_created",
                                   subject=f"user:{user.username}",
                                   detail={"role": user.role, "languages": user.language_list}))
             return UserOut(id=user.id, username=user.username, name=user.name, role=user.role,
                            languages=user.language_list)
     except service.AuthError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            detail={"code": "invalid_user", "message": str(exc)}) from None

@@ -52,13 +52,9 @@
     if (res.status === 401 && auth && path !== "/api/auth/login") { logout(false); throw new Error("Session expired"); }
     return { ok: res.ok, status: res.status, data };
   }
-  const errText = (r) => {
-    const d = r.data && r.data.detail;
-    if (typeof d === "string") return d;
-    if (d && typeof d === "object" && !Array.isArray(d)) return d.detail || d.code || "HTTP " + r.status;
-    if (Array.isArray(d) && d[0] && d[0].msg) return d[0].msg;
-    return "HTTP " + r.status;
-  };
+  // Every error body is {"error": {"code", "message", ...}} (docs/protocol.md).
+  const errOf = (r) => (r.data && r.data.error) || {};
+  const errText = (r) => errOf(r).message || errOf(r).code || "HTTP " + r.status;
   const saveMine = () => sessionStorage.setItem(MINE_KEY, JSON.stringify([...mine.values()]));
 
   // ---------------------------------------------------------------- login / logout
@@ -146,7 +142,7 @@
     const r = await api("POST", "/api/conversations/" + encodeURIComponent(item.id) + "/claim");
     btn.disabled = false;
     if (r.status === 409) {
-      const code = r.data && r.data.detail && r.data.detail.code;
+      const code = errOf(r).code;
       if (code === "not_queued") { toast("This conversation is no longer waiting.", "warn"); loadQueue(); return; }
       toast("Taken by someone else — this conversation was claimed by another agent.", "warn");
       queue = queue.filter((q) => q.id !== item.id); renderQueue(); loadQueue();

@@ -50,13 +50,9 @@
     if (res.status === 401 && auth && path !== "/api/auth/login") { logout(false); throw new Error("Session expired"); }
     return { ok: res.ok, status: res.status, data, headers: res.headers };
   }
-  const errText = (r) => {
-    const d = r.data && r.data.detail;
-    if (typeof d === "string") return d;
-    if (d && typeof d === "object" && !Array.isArray(d)) return d.message || d.code || "HTTP " + r.status;
-    if (Array.isArray(d) && d[0] && d[0].msg) return (d[0].loc || []).slice(1).join(".") + ": " + d[0].msg;
-    return "HTTP " + r.status;
-  };
+  // Every error body is {"error": {"code", "message", ...}} (docs/protocol.md).
+  const errOf = (r) => (r.data && r.data.error) || {};
+  const errText = (r) => errOf(r).message || errOf(r).code || "HTTP " + r.status;
   const ifMatch = () => ({ "If-Match": '"' + current.version + '"' });
 
   // ---------------------------------------------------------------- login / logout
@@ -266,13 +262,13 @@
       loadList(); loadStatus();
       return true;
     }
-    if (r.status === 409 && r.data && r.data.detail && r.data.detail.code === "version_conflict") {
+    if (r.status === 409 && errOf(r).code === "version_conflict") {
       $("conflict-text").textContent = errText(r);
       $("conflict").hidden = false;
       return false;
     }
-    const d = r.data && r.data.detail;
-    if (d && Array.isArray(d.problems)) renderProblems(d.problems);
+    const d = errOf(r);
+    if (Array.isArray(d.problems)) renderProblems(d.problems);
     toast(errText(r), "err");
     return false;
   }
@@ -560,8 +556,7 @@
       return;
     }
     result.textContent = "Nothing was imported.";
-    const d = r.data && r.data.detail;
-    const issues = (d && d.issues) || [{ line: null, message: errText(r) }];
+    const issues = errOf(r).issues || [{ line: null, message: errText(r) }];
     for (const i of issues) errs.append(h("li", null, (i.line ? `Line ${i.line}: ` : "") + i.message));
     errs.hidden = false;
   });
