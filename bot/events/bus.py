@@ -36,10 +36,15 @@ class EventBus:
 
     def __init__(self) -> None:
         self._listeners: dict[type[Event], list[tuple[str, Listener]]] = {}
+        self._batch_listeners: list[tuple[str, Callable[[list[Event]], None]]] = []
 
     def subscribe(self, event_type: type[E], listener: Callable[[E], None], name: str | None = None) -> None:
         label = name or getattr(listener, "__qualname__", repr(listener))
         self._listeners.setdefault(event_type, []).append((label, listener))
+
+    def subscribe_batch(self, listener: Callable[[list[Event]], None], name: str | None = None) -> None:
+        """Hear every dispatch at once (the events of one commit, in order): one transaction for all of them."""
+        self._batch_listeners.append((name or getattr(listener, "__qualname__", repr(listener)), listener))
 
     def listeners_for(self, event_type: type[Event]) -> list[tuple[str, Listener]]:
         found: list[tuple[str, Listener]] = []
@@ -49,6 +54,12 @@ class EventBus:
 
     def dispatch(self, events: Iterable[Event]) -> None:
         """Call each event's listeners in registration order; failures are logged and do not stop the others."""
+        events = list(events)
+        for label, batch_listener in self._batch_listeners:
+            try:
+                batch_listener(events)
+            except Exception:
+                log.exception("listener %s failed on %d events", label, len(events))
         for event in events:
             for label, listener in self.listeners_for(type(event)):
                 try:
