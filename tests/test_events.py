@@ -126,3 +126,19 @@ def test_bus_delivers_by_type_and_base_type() -> None:
     bus.subscribe(HandedOff, lambda e: got.append("handed_off"))
     bus.dispatch([Rated(conversation_id="c", at=dt.datetime.now(dt.UTC), lang="en", score=1)])
     assert got == ["rated", "any"]
+
+
+def test_a_batch_listener_hears_one_commit_at_once_and_its_failure_is_contained(
+        caplog: pytest.LogCaptureFixture) -> None:
+    bus = EventBus()
+    batches: list[list[str]] = []
+    singles: list[str] = []
+    bus.subscribe_batch(lambda events: batches.append([e.name for e in events]), "test.batch")
+    bus.subscribe_batch(lambda events: 1 / 0, "test.broken_batch")
+    bus.subscribe(Rated, lambda e: singles.append(e.name))
+    now = dt.datetime.now(dt.UTC)
+    with caplog.at_level(logging.ERROR, logger="bot.events.bus"):
+        bus.dispatch([Rated(conversation_id="c", at=now, lang="en", score=1),
+                      HandedOff(conversation_id="c", at=now, lang="en", reason="human_request")])
+    assert batches == [["rated", "handed_off"]] and singles == ["rated"]
+    assert "listener test.broken_batch failed on 2 events" in caplog.text
