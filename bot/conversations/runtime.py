@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 
@@ -19,6 +19,10 @@ from bot.nlu.base import Decision
 from bot.realtime.pubsub import PubSub
 from bot.settings import Settings
 
+if TYPE_CHECKING:  # built by bot.app and passed in: conversations imports neither handoff nor translation
+    from bot.translation.chat import ChatTranslation
+    from bot.translation.service import TranslationService
+
 log = logging.getLogger(__name__)
 
 
@@ -26,14 +30,17 @@ class ChatRuntime:
     """Owns the services, the relay and the bot's background turns for one app."""
 
     def __init__(self, settings: Settings, db: Database, bus: PubSub, engine: EngineProvider,
-                 handoff: HandoffQueue | Any, redact: Callable[[str], str] | None = None) -> None:
+                 handoff: HandoffQueue | Any, translator: TranslationService, translation: ChatTranslation,
+                 redact: Callable[[str], str] | None = None) -> None:
         self.settings = settings
         self.db = db
         self.bus = bus
         self.engine = engine
-        #: The handoff domain's service (``bot.handoff.service.HandoffService``), built by ``create_app``.
+        self.translator = translator
+        self.translation = translation
+        #: The handoff domain's service (``bot.handoff.service.HandoffService``).
         self.handoff = handoff
-        self.chat = ChatService(db, settings, resolve_secret_key(settings), self.handoff, redact)
+        self.chat = ChatService(db, settings, resolve_secret_key(settings), handoff, translation, redact)
         self._locks: dict[str, list[Any]] = {}  # id -> [lock, users]
         self._tasks: set[asyncio.Task[None]] = set()
 
