@@ -98,6 +98,7 @@ def test_card_and_iban_never_stored_logged_or_returned(server: dict[str, Any]) -
         shopper.close()
     assert leaks(server["engine"].calls[-1][0]) == []  # the bot answered the redacted text
     logging.getLogger("bot.test").warning("a careless log line: %s", raw)  # any logger, any handler
+    logging.getLogger("bot.test").warning('"GET /api/privacy/export?email=card-owner%40example.com HTTP/1.1"')
 
     ana = auth(login(http, "ana", DEMO_PASSWORD))
     assert httpx.post(f"{http}/api/conversations/{cid}/claim", headers=ana).status_code == 200
@@ -115,6 +116,7 @@ def test_card_and_iban_never_stored_logged_or_returned(server: dict[str, Any]) -
     assert leaks(files_of(server["data_dir"])) == []
     log_text = server["log"].read_text(encoding="utf-8")
     assert "a careless log line: my card is **** **** **** 1111" in log_text and leaks(log_text) == []
+    assert "email=***%40example.com" in log_text and "card-owner" not in log_text
 
 
 def test_export_erase_audit(server: dict[str, Any]) -> None:
