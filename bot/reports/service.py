@@ -317,6 +317,3 @@ def conversation_rows(session: Session, period: Period, filters: Filters = Filte
         if limit is not None and emitted >= limit:
             return
 
-
-def count_started(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(C)) or 0
