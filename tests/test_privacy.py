@@ -30,6 +30,8 @@ from bot.privacy.service import RetentionPolicy, purge
 CARD = "4111 1111 1111 1111"
 IBAN = "DE89 3704 0044 0532 0130 00"
 ORDER = "order 4012888888881881"  # Luhn-valid, but an order number: kept
+#: Yesterday to tomorrow (UTC): every conversation the tests create.
+PERIOD = "from={}&to={}&tz=UTC".format(*((utcnow() + timedelta(days=d)).date().isoformat() for d in (-1, 1)))
 SECRETS = ("4111 1111 1111", "4111111111111111", "4111-1111", "3704 0044 0532", "370400440532", "SECRET-99123")
 
 
@@ -96,6 +98,7 @@ def test_card_and_iban_never_stored_logged_or_returned(server: dict[str, Any]) -
         shopper.close()
     assert leaks(server["engine"].calls[-1][0]) == []  # the bot answered the redacted text
     logging.getLogger("bot.test").warning("a careless log line: %s", raw)  # any logger, any handler
+    logging.getLogger("bot.test").warning('"GET /api/privacy/export?email=card-owner%40example.com HTTP/1.1"')
 
     ana = auth(login(http, "ana", DEMO_PASSWORD))
     assert httpx.post(f"{http}/api/conversations/{cid}/claim", headers=ana).status_code == 200
@@ -107,12 +110,13 @@ def test_card_and_iban_never_stored_logged_or_returned(server: dict[str, Any]) -
     responses = [httpx.get(http + path, headers=admin, timeout=30).text for path in (
         f"/api/conversations/{cid}", "/api/queue", "/api/conversations?scope=all",
         f"/api/privacy/export?conversation_id={cid}", "/api/audit",
-        "/api/reports/conversations.csv?from=2000-01-01&to=2100-01-01&tz=UTC")]
+        f"/api/reports/conversations.csv?{PERIOD}")]
     assert all(leaks(text) == [] for text in responses)
     assert "**** **** **** 1111" in responses[0] and "1111" in responses[3]
     assert leaks(files_of(server["data_dir"])) == []
     log_text = server["log"].read_text(encoding="utf-8")
     assert "a careless log line: my card is **** **** **** 1111" in log_text and leaks(log_text) == []
+    assert "email=***%40example.com" in log_text and "card-owner" not in log_text
 
 
 def test_export_erase_audit(server: dict[str, Any]) -> None:
@@ -132,8 +136,8 @@ def test_export_erase_audit(server: dict[str, Any]) -> None:
     httpx.post(f"{http}/api/conversations/{cid}/claim", headers=ana).raise_for_status()
     httpx.post(f"{http}/api/conversations/{cid}/notes", headers=ana,
                json={"text": f"note about {words}"}).raise_for_status()
-    period = "from=2000-01-01&to=2100-01-01&tz=UTC"
-    before = httpx.get(f"{http}/api/reports/overview?{period}", headers=admin).json()
+    before = httpx.get(f"{http}/api/reports/overview?{PERIOD}", headers=admin).json()
+    assert before["conversations"] >= 1 and before["handed_off"] >= 1
 
     assert httpx.get(f"{http}/api/privacy/export?email={email}", headers=ana).status_code == 403
     assert httpx.get(f"{http}/api/privacy/export", headers=admin).status_code == 422
@@ -148,7 +152,7 @@ def test_export_erase_audit(server: dict[str, Any]) -> None:
     erased = httpx.post(f"{http}/api/privacy/erase", headers=admin, json={"email": email})
     assert erased.status_code == 200, erased.text
     assert erased.json()["conversations"] == 1 and erased.json()["messages"] >= 3 and erased.json()["notes"] == 1
-    after = httpx.get(f"{http}/api/reports/overview?{period}", headers=admin).json()
+    after = httpx.get(f"{http}/api/reports/overview?{PERIOD}", headers=admin).json()
     assert after == before  # tombstones: every report figure unchanged
     tomb = httpx.get(f"{http}/api/privacy/export?conversation_id={cid}", headers=admin).json()["conversations"][0]
     assert tomb["messages"] == [] and tomb["notes"] == [] and tomb["contact_email"] is None and tomb["erased_at"]
@@ -196,13 +200,13 @@ def test_purge_cli_dry_run_then_real_batched_and_rerunnable(tmp_path: Path) -> N
     recent_closed = queued_conversation(app)
     old_open_handoff = queued_conversation(app)  # queued, handed off: neither rule applies
     _age(app, [old_closed, *old_bot, old_open_handoff], 60)
-    period = "from=2000-01-01&to=2100-01-01&tz=UTC"
     from fastapi.testclient import TestClient
 
     with TestClient(app) as client:
         headers = {"Authorization": "Bearer " + client.post(
             "/api/auth/login", json={"username": "admin", "password": DEMO_PASSWORD}).json()["token"]}
-        before = client.get(f"/api/reports/overview?{period}", headers=headers).json()
+        before = client.get(f"/api/reports/overview?{PERIOD}", headers=headers).json()
+        assert before["conversations"] == 5
     app.state.db.dispose()
 
     env = {**os.environ, "PYTHONPATH": str(REPO), "BORDERLESS_RETENTION_DAYS": "30",
@@ -230,7 +234,7 @@ def test_purge_cli_dry_run_then_real_batched_and_rerunnable(tmp_path: Path) -> N
     with TestClient(app) as client:
         headers = {"Authorization": "Bearer " + client.post(
             "/api/auth/login", json={"username": "admin", "password": DEMO_PASSWORD}).json()["token"]}
-        assert client.get(f"/api/reports/overview?{period}", headers=headers).json() == before
+        assert client.get(f"/api/reports/overview?{PERIOD}", headers=headers).json() == before
         purges = client.get("/api/audit?action=purge", headers=headers).json()
     assert [(p["actor"], p["detail"]["deleted"]) for p in purges] == [("cli", 3)]
     app.state.db.dispose()

@@ -126,6 +126,8 @@ def test_admins_only_and_clear_errors(day: dict[str, Any]) -> None:
     backwards = get(day, "/api/reports/overview?from=2026-03-03&to=2026-03-02&tz=UTC")
     assert backwards.status_code == 422 and "bad_range" in backwards.text
     assert get(day, "/api/reports/overview?from=March&to=2026-03-02").status_code == 422
+    far = get(day, "/api/reports/overview?from=9999-12-30&to=9999-12-31&tz=America/New_York")
+    assert far.status_code == 422 and far.json()["error"]["code"] == "bad_range"
 
 
 def test_formula_cells_are_neutralised(tmp_path: Path) -> None:

@@ -88,6 +88,8 @@ def change_password(body: ChangePasswordRequest, request: Request,
         except service.AuthError as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                                 detail={"code": "weak_password", "message": str(exc)}) from None
+        emit(session, Audited(at=utcnow(), username=user.username, user_id=user.id, action="password_changed",
+                              subject=f"user:{user.username}", detail={"address": address}))
     log.info("%s changed their password from %s", user.username, address)
 
 

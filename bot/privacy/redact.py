@@ -123,12 +123,22 @@ class Redactor:
         return "".join(out)
 
 
+#: Email addresses in log lines (access logs carry ``/api/privacy/export?email=...``): the local part is masked.
+LOG_EMAIL = re.compile(r"([A-Za-z0-9._%+-]{1,64})(@|%40)([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
+
+
+def redact_log_line(redactor: Redactor, line: str) -> str:
+    """What a log line may keep: the redactor's masks, and emails reduced to ``***@domain``."""
+    return LOG_EMAIL.sub(lambda m: "***" + m.group(2) + m.group(3), redactor.redact(line))
+
+
 _log_redactor: Redactor | None = None
 _factory_installed = False
 
 
 def install_log_redaction(redactor: Redactor) -> None:
-    """Mask every log record of the process (any logger, any handler) with ``redactor`` (the latest wins)."""
+    """Mask every log record of the process (any logger, any handler) with ``redactor`` (the latest wins),
+    and the local part of email addresses."""
     global _log_redactor, _factory_installed
     _log_redactor = redactor
     if _factory_installed:
@@ -143,7 +153,7 @@ def install_log_redaction(redactor: Redactor) -> None:
                 message = record.getMessage()
             except Exception:  # a broken format string: leave it to the handler to report
                 return record
-            cleaned = redactor_now.redact(message)
+            cleaned = redact_log_line(redactor_now, message)
             if cleaned != message:
                 record.msg, record.args = cleaned, None
         return record

@@ -33,6 +33,7 @@ from bot.reports.models import ReportConversation
 
 REOPEN_WINDOW_SECONDS = 7 * 24 * 3600
 MAX_RANGE_DAYS = 3660
+MIN_YEAR, MAX_YEAR = 1970, 9000
 TOP_MISSED = 10
 C = ReportConversation
 COLUMNS = (C.conversation_id, C.started_at, C.lang, C.bot_decisions, C.handoffs, C.handoff_reason, C.handoff_at,
@@ -60,7 +61,7 @@ class Period:
     def parse(cls, first: str, last: str, tz: str) -> Period:
         try:
             zone = ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             raise ReportError("bad_timezone", f"unknown time zone {tz[:60]!r}; use an IANA name such as "
                                               "Europe/Madrid") from None
         try:
@@ -69,6 +70,8 @@ class Period:
             raise ReportError("bad_date", "from and to are dates: YYYY-MM-DD") from None
         if end < start:
             raise ReportError("bad_range", "to is before from")
+        if start.year < MIN_YEAR or end.year > MAX_YEAR:
+            raise ReportError("bad_range", f"dates are between {MIN_YEAR} and {MAX_YEAR}")
         if (end - start).days > MAX_RANGE_DAYS:
             raise ReportError("bad_range", f"a report covers at most {MAX_RANGE_DAYS} days")
         return cls(start, end, zone)
@@ -314,6 +317,3 @@ def conversation_rows(session: Session, period: Period, filters: Filters = Filte
         if limit is not None and emitted >= limit:
             return
 
-
-def count_started(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(C)) or 0
