@@ -55,11 +55,13 @@ class Settings(BaseSettings):
     human_threshold: float = Field(0.3, description="Hand off when human_request or complaint is this likely.")
     max_unresolved_turns: int = 2
     complaint_answer_threshold: float = Field(
-        1.01, description="A complaint whose best entry is this sure is answered with an offer of a person "
+        0.5, description="A complaint whose best entry is this sure is answered with an offer of a person "
         "instead of handed off (above 1 = always hand off complaints).",
     )
     language_centering: float = Field(
-        0.0, description="Subtract this share of each language's mean embedding (language-neutral vectors; 0 = off).",
+        1.0, description="For a one-language FAQ, subtract this share of each language's mean embedding so questions "
+        "in other languages find its entries (language-neutral vectors; 0 = off). Chosen on dev: it helps one-language "
+        "stores and hurts handoffs on multilingual ones, so it applies only to the former.",
     )
     multilingual_intents: bool = Field(
         False, description="Train the intent classifier on every language's examples, not only the FAQ's languages.",
