@@ -34,6 +34,7 @@ from bot.editor.schemas import (
     RestoreBody,
     VersionBody,
 )
+from bot.knowledge.lint import warnings_for
 from bot.nlu.index import aggregate
 
 log = logging.getLogger(__name__)
@@ -101,14 +102,19 @@ def _texts(row: KbEntry) -> list[str]:
     return [q for c in (row.content.get("locales") or {}).values() for q in c.get("questions") or []]
 
 
-def _change(live: KnowledgeLive, op: Callable[..., KbEntry], *args: Any, status_code: int = 200) -> JSONResponse:
-    """Run one entry operation in a transaction; after the commit, update the engine and pre-embed the text."""
+def _change(live: KnowledgeLive, op: Callable[..., KbEntry], *args: Any, status_code: int = 200,
+            lint: bool = False) -> JSONResponse:
+    """Run one entry operation in a transaction; after the commit, update the engine and pre-embed the text.
+    ``lint``: add the knowledge-base lint's ``warnings`` for the saved working copy (see bot/knowledge/lint.py)."""
     with _errors(), live.db.session() as session:
         row = op(session, *args)
         body = service.entry_json(row)
         texts = _texts(row)
+        saved = C.to_entry(row.id, row.topic, C.locales_from_json(row.content)) if lint else None
     live.sync()
     live.prewarm(texts)
+    if saved is not None:
+        body["warnings"] = warnings_for([saved], live.engine)
     return _entry_response(body, status_code)
 
 
@@ -149,7 +155,7 @@ def list_entries(
 def create_entry(body: EntryCreate, live: Live, user: Editor) -> JSONResponse:
     """A new draft entry (not visible to shoppers until published)."""
     return _change(live, service.create_entry, _actor(user), body.id, body.topic,
-                   {k: v.model_dump() for k, v in body.locales.items()}, status_code=201)
+                   {k: v.model_dump() for k, v in body.locales.items()}, status_code=201, lint=True)
 
 
 @router.get("/api/editor/entries/{entry_id}")
@@ -164,7 +170,7 @@ def update_entry(entry_id: EntryId, body: EntryUpdate, live: Live, user: Editor,
                  ) -> JSONResponse:
     """Replace the working copy (topic and every locale). Shoppers see it once it is published."""
     return _change(live, service.update_entry, _actor(user), entry_id, _version(if_match, body.version), body.topic,
-                   {k: v.model_dump() for k, v in body.locales.items()})
+                   {k: v.model_dump() for k, v in body.locales.items()}, lint=True)
 
 
 @router.delete("/api/editor/entries/{entry_id}")
@@ -250,6 +256,11 @@ async def import_entries(
                 summary = service.import_entries(session, _actor(user), entries, publish=publish)
         live.sync()
         live.prewarm([q for e in entries for c in e.locales.values() for q in c.questions])
+        lines = {(e.id, loc): e.lines.get(loc, e.line) for e in entries for loc in e.locales}
+        summary["warnings"] = [
+            {**w, "line": lines.get((w["entry_id"], w["locale"]))}
+            for w in warnings_for([C.to_entry(e.id, e.topic or "general", e.locales) for e in entries], live.engine)
+        ]
         return summary
 
     return await run_in_threadpool(run)

@@ -203,7 +203,7 @@ class AnswerEngine:
     @staticmethod
     def _question_in(kb: KnowledgeBase, entry: EntryScore, lang: str) -> str:
         content = kb.entries[entry.faq_id].locales.get(lang)
-        return content.questions[0] if content else entry.best.question
+        return content.display_title() if content else entry.best.question
 
 
 def fuse(
