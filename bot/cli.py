@@ -1,4 +1,4 @@
-"""The ``borderless`` command line: ask, eval, train, kb import/export/lint, serve, create-user."""
+"""The ``borderless`` command line: ask, eval, train, kb import/export/lint, serve, create-user, translate."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from bot.auth.cli import add_create_user_parser
 from bot.knowledge import KnowledgeBaseError, files
 from bot.serve import add_serve_parser
 from bot.settings import Settings
+from bot.translation.cli import add_translate_parser
 
 log = logging.getLogger("borderless")
 
@@ -193,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_serve_parser(sub)
     add_create_user_parser(sub)
+    add_translate_parser(sub)
     return parser
 
 
