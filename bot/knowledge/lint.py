@@ -212,7 +212,11 @@ class NotAQuestion:
             return
         live = getattr(ctx.tools, "classifier", None)
         if live is not None:
-            preds = live.predict(ctx.vectors([q for _, _, q in variants]))
+            vectors = ctx.vectors([q for _, _, q in variants])
+            centre = getattr(ctx.tools, "centre", None)
+            if centre is not None:
+                vectors = centre(vectors, [loc.split("-")[0] for _, loc, _ in variants])
+            preds = live.predict(vectors)
             yield from self._findings(variants, preds)
             return
         from bot.nlu.intents import FAQ_PREFIX, LogisticIntentClassifier
@@ -313,10 +317,13 @@ class EngineTools:
     intent_examples: dict[str, dict[str, list[str]]]
     #: The live engine's trained classifier (editor); None: train one per fold (files).
     classifier: Any = None
+    #: How the live engine turns variant vectors into its classifier's inputs (language centring, if on).
+    centre: Any = None
 
     @classmethod
     def from_engine(cls, engine: Any) -> EngineTools:
-        return cls(engine.embedder, engine.langid, engine.intent_examples, engine.snapshot().classifier)
+        centre = getattr(getattr(engine, "knowledge", None), "centre", None)
+        return cls(engine.embedder, engine.langid, engine.intent_examples, engine.snapshot().classifier, centre)
 
     @classmethod
     def from_settings(cls, settings: Any, kb_path: Path | None = None) -> EngineTools:
