@@ -290,18 +290,22 @@ class NearDuplicate:
         if not rows:
             return
         V = ctx.vectors([q for _, _, q in rows])
-        sims = V @ V.T
         ids = np.array([r[0] for r in rows])
-        sims[ids[:, None] == ids[None, :]] = -1.0  # same entry: not a conflict
-        judged = {e.id for e in ctx.reported()}
-        for i, j in zip(*np.nonzero(np.triu(sims, 1) >= NEAR_DUPLICATE_COSINE), strict=True):
-            for a, b in ((i, j), (j, i)):
-                if rows[a][0] in judged and (ctx.only is not None or a > b):
-                    yield Finding(self.name, rows[a][0], rows[a][1],
-                                  f"{rows[a][2]!r} is nearly the same as {rows[b][0]}/{rows[b][1]} "
-                                  f"{rows[b][2]!r} (cosine {sims[a, b]:.3f}): the engine cannot tell the two "
-                                  "entries apart on it", question=rows[a][2])
-                    break
+        judged_ids = {e.id for e in ctx.reported()}
+        judged = [i for i, r in enumerate(rows) if r[0] in judged_ids]
+        # Only the judged rows against all rows, in chunks: an editor save compares one entry, not all pairs.
+        for start in range(0, len(judged), 512):
+            chunk = judged[start : start + 512]
+            sims = V[chunk] @ V.T
+            sims[ids[chunk][:, None] == ids[None, :]] = -1.0  # the same entry: not a conflict
+            for k, b in zip(*np.nonzero(sims >= NEAR_DUPLICATE_COSINE), strict=True):
+                a = chunk[k]
+                if ctx.only is None and rows[b][0] in judged_ids and b > a:
+                    continue  # linting everything: report each pair once, on its later variant
+                yield Finding(self.name, rows[a][0], rows[a][1],
+                              f"{rows[a][2]!r} is nearly the same as {rows[b][0]}/{rows[b][1]} {rows[b][2]!r} "
+                              f"(cosine {sims[k, b]:.3f}): the engine cannot tell the two entries apart on it",
+                              question=rows[a][2])
 
 
 DEFAULT_CHECKS: tuple[Check, ...] = (EmptyAnswer(), EnglishUiPath(), AnswerLanguage(), NotAQuestion(),
