@@ -2,15 +2,7 @@
  * Everything an editor, a shopper or an agent wrote is rendered with textContent, never innerHTML. */
 (() => {
   "use strict";
-  const $ = (id) => document.getElementById(id);
-  const h = (tag, cls, text) => {
-    const n = document.createElement(tag);
-    if (cls) n.className = cls;
-    if (text != null) n.textContent = String(text);
-    return n;
-  };
-  const clear = (el) => { while (el.firstChild) el.removeChild(el.firstChild); };
-  const AUTH_KEY = "borderless.editor";
+  const { $, h, clear, langName, toast, errBody, errCode, errText } = Borderless;
   const FALLBACK_LOCALES = ["en", "es", "fr", "de", "pt", "it", "nl", "zh", "ja", "ko", "ru", "ar", "lv", "pl", "tr"];
   const RTL = ["ar", "he", "fa", "ur"];
   const STATUS_LABEL = { draft: "Draft", published: "Published", changed: "Unpublished changes" };
@@ -19,74 +11,20 @@
     few_questions: "fewer than 3 questions", unpublished: "not live yet",
   };
   const REASON_LABEL = { clarify: "asked to clarify", low_confidence: "handed off (unsure)", bad_rating: "rated badly" };
-  const langName = (code) => {
-    try { return new Intl.DisplayNames(["en"], { type: "language" }).of(code) || code; } catch (e) { return code; }
-  };
   const when = (iso) => {
     const d = new Date(iso);
     return isNaN(d) ? "" : d.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
   };
 
-  let auth = null;
-  try { auth = JSON.parse(sessionStorage.getItem(AUTH_KEY) || "null"); } catch (e) { auth = null; }
   let locales = FALLBACK_LOCALES.slice();
   let current = null;        // {id, version, status, base: {topic, locales}} of the entry in the form; null: new
   let activeLocale = null;
   let statusTimer = null, searchTimer = null;
 
   // ---------------------------------------------------------------- helpers
-  function toast(text, kind) {
-    const t = $("toast");
-    t.textContent = text; t.className = "toast " + (kind || ""); t.hidden = false;
-    clearTimeout(toast.timer); toast.timer = setTimeout(() => { t.hidden = true; }, 4500);
-  }
-  async function api(method, path, body, extraHeaders, raw) {
-    const headers = Object.assign({ Accept: "application/json" }, extraHeaders || {});
-    if (body !== undefined && !raw) headers["Content-Type"] = "application/json";
-    if (auth) headers.Authorization = "Bearer " + auth.token;
-    const res = await fetch(path, { method, headers, body: body === undefined ? undefined : (raw ? body : JSON.stringify(body)) });
-    let data = null;
-    try { data = await res.json(); } catch (e) { data = null; }
-    if (res.status === 401 && auth && path !== "/api/auth/login") { logout(false); throw new Error("Session expired"); }
-    return { ok: res.ok, status: res.status, data, headers: res.headers };
-  }
-  const errText = (r) => {
-    const d = r.data && r.data.detail;
-    if (typeof d === "string") return d;
-    if (d && typeof d === "object" && !Array.isArray(d)) return d.message || d.code || "HTTP " + r.status;
-    if (Array.isArray(d) && d[0] && d[0].msg) return (d[0].loc || []).slice(1).join(".") + ": " + d[0].msg;
-    return "HTTP " + r.status;
-  };
+  // common.js's api() takes extra headers and raw bodies as options; here they come positionally.
+  const api = (method, path, body, extraHeaders, raw) => Borderless.api(method, path, body, { headers: extraHeaders, raw });
   const ifMatch = () => ({ "If-Match": '"' + current.version + '"' });
-
-  // ---------------------------------------------------------------- login / logout
-  function showLogin() {
-    $("app-view").hidden = true; $("login-view").hidden = false;
-    $("login-username").focus();
-  }
-  $("login-form").addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const err = $("login-error"); err.hidden = true;
-    try {
-      const r = await api("POST", "/api/auth/login", { username: $("login-username").value.trim(), password: $("login-password").value });
-      if (!r.ok) { err.textContent = r.status === 401 ? "Wrong username or password." : errText(r); err.hidden = false; return; }
-      if (r.data.role !== "editor" && r.data.role !== "admin") {
-        err.textContent = "This account cannot edit the knowledge base (needs the editor or admin role)."; err.hidden = false; return;
-      }
-      auth = r.data; sessionStorage.setItem(AUTH_KEY, JSON.stringify(auth));
-      $("login-password").value = "";
-      start();
-    } catch (ex) {
-      err.textContent = "Could not reach the server."; err.hidden = false;
-    }
-  });
-  async function logout(callServer) {
-    if (callServer && auth) { try { await api("POST", "/api/auth/logout"); } catch (e) { /* */ } }
-    auth = null; sessionStorage.removeItem(AUTH_KEY);
-    clearInterval(statusTimer);
-    showLogin();
-  }
-  $("logout").addEventListener("click", () => logout(true));
 
   // ---------------------------------------------------------------- navigation
   function showView(name) {
@@ -266,13 +204,13 @@
       loadList(); loadStatus();
       return true;
     }
-    if (r.status === 409 && r.data && r.data.detail && r.data.detail.code === "version_conflict") {
+    if (r.status === 409 && errCode(r) === "version_conflict") {
       $("conflict-text").textContent = errText(r);
       $("conflict").hidden = false;
       return false;
     }
-    const d = r.data && r.data.detail;
-    if (d && Array.isArray(d.problems)) renderProblems(d.problems);
+    const d = errBody(r);
+    if (Array.isArray(d.problems)) renderProblems(d.problems);
     toast(errText(r), "err");
     return false;
   }
@@ -560,14 +498,13 @@
       return;
     }
     result.textContent = "Nothing was imported.";
-    const d = r.data && r.data.detail;
-    const issues = (d && d.issues) || [{ line: null, message: errText(r) }];
+    const issues = errBody(r).issues || [{ line: null, message: errText(r) }];
     for (const i of issues) errs.append(h("li", null, (i.line ? `Line ${i.line}: ` : "") + i.message));
     errs.hidden = false;
   });
   document.querySelectorAll("[data-export]").forEach((b) => b.addEventListener("click", async () => {
     const fmt = b.dataset.export, which = b.dataset.which;
-    const res = await fetch(`/api/editor/export?format=${fmt}&which=${which}`, { headers: { Authorization: "Bearer " + auth.token } });
+    const res = await fetch(`/api/editor/export?format=${fmt}&which=${which}`, { headers: { Authorization: "Bearer " + Borderless.auth.token } });
     if (!res.ok) { toast("Export failed (HTTP " + res.status + ")", "err"); return; }
     const blob = await res.blob();
     const a = document.createElement("a");
@@ -579,8 +516,6 @@
 
   // ---------------------------------------------------------------- start
   async function start() {
-    $("login-view").hidden = true; $("app-view").hidden = false;
-    $("me-name").textContent = `${auth.name} (${auth.role})`;
     try {
       const r = await api("GET", "/api/editor/completeness");
       if (r.ok && r.data.locales) locales = r.data.locales;
@@ -591,5 +526,9 @@
     clearInterval(statusTimer); statusTimer = setInterval(loadStatus, 5000);
     refreshMissedCount();
   }
-  if (auth && auth.token) start(); else showLogin();
+  Borderless.start({
+    title: "Knowledge editor", intro: "Sign in to edit what the bot answers, in every language.",
+    roles: ["editor", "admin"], roleError: "This account cannot edit the knowledge base (needs the editor or admin role).",
+    nameOf: (a) => `${a.name} (${a.role})`, onStart: start, onLogout: () => clearInterval(statusTimer),
+  });
 })();
