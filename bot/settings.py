@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     ws_hello_timeout: float = Field(15.0, description="Seconds a socket may stay open without sending hello.")
     shopper_rate_per_minute: int = Field(30, description="Shopper messages per socket per minute (rate_limited).")
     pubsub_url: str = Field("memory://", description="Realtime relay: memory:// (one process); see docs/realtime.md.")
+    widget_popular: str = Field(
+        "", description="FAQ ids the widget offers on open (up to 4): 'a,b,c' for every store or 'demo=a,b;shop2=c'; "
+        "empty: order-tracking, shipping-times, return-policy, payment-methods.")
 
 
 @lru_cache(maxsize=1)

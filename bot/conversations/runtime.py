@@ -13,6 +13,7 @@ from bot.conversations.engine import EngineProvider, fallback_decision
 from bot.conversations.errors import NotFound
 from bot.conversations.events import Outbox, conversation_channel
 from bot.conversations.service import ChatService
+from bot.conversations.welcome import PopularQuestions
 from bot.db.session import Database
 from bot.handoff.service import HandoffService
 from bot.nlu.base import Decision
@@ -32,6 +33,7 @@ class ChatRuntime:
         self.engine = engine
         self.handoff = HandoffService(db, settings)
         self.chat = ChatService(db, settings, resolve_secret_key(settings), self.handoff)
+        self.popular = PopularQuestions(settings.widget_popular, settings.kb_path, engine.knowledge)
         self._locks: dict[str, list[Any]] = {}  # id -> [lock, users]
         self._tasks: set[asyncio.Task[None]] = set()
 

@@ -227,8 +227,9 @@ class HandoffService:
             conv = lock_held(session, conversation_id, user)
             holders = self._end(session, conv, "resolved")
             conv.state, conv.updated_at = "closed", utcnow()
-            for key in ("conversation_resolved", "rating_prompt"):
-                _notice(session, conv, key, outbox)
+            # One notice only: the widget asks for the rating itself (a card, on the "closed" state); a stored
+            # "rating_prompt" message as well showed shoppers the same question twice.
+            _notice(session, conv, "conversation_resolved", outbox)
             _unheld(conv, holders, outbox)
         log.info("agent %s resolved conversation %s", user.username, conversation_id)
         return outbox
