@@ -46,7 +46,8 @@
       if (!r.ok) return;
       const s = r.data, el = $("live-status");
       if (s.engine !== "ready") { el.textContent = "Bot starting…"; el.className = "live"; return; }
-      el.textContent = `Live: ${s.entries} entries · ${s.variants} questions` + (s.classifier_fresh ? "" : " · updating");
+      el.textContent = `Live: ${s.entries} entries` + (s.classifier_fresh ? "" : " · updating");
+      el.title = `What shoppers get right now: ${s.entries} entries, ${s.variants} questions` + (s.classifier_fresh ? "" : " (classifier updating)");
       el.className = "live " + (s.classifier_fresh ? "ok" : "busy");
     } catch (e) { /* offline for a moment */ }
   }
