@@ -276,7 +276,7 @@ def test_editor_nav_fits_at_1400px_and_every_page_has_a_favicon(server: Any, pag
         document.getElementById('live-status').textContent = 'Live: 120 entries · updating';
     }""")
     boxes = [editor.locator(f"#nav-{v}").bounding_box() for v in ("entries", "completeness", "missed", "transfer")]
-    assert len({round(b["y"]) for b in boxes}) == 1, boxes  # one row
+    assert max(b["y"] for b in boxes) - min(b["y"] for b in boxes) < 4, boxes  # one row
     assert max(b["height"] for b in boxes) < 40, boxes  # no label wraps inside its tab
     bar = editor.locator("header.topbar").bounding_box()
     assert bar["height"] <= 57, bar

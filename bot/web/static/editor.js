@@ -530,6 +530,6 @@
   Borderless.start({
     title: "Knowledge editor", intro: "Sign in to edit what the bot answers, in every language.",
     roles: ["editor", "admin"], roleError: "This account cannot edit the knowledge base (needs the editor or admin role).",
-    nameOf: (a) => `${a.name} (${a.role})`, onStart: start, onLogout: () => clearInterval(statusTimer),
+    onStart: start, onLogout: () => clearInterval(statusTimer),
   });
 })();
