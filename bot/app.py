@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import __version__
 from bot.auth.routes import router as auth_router
-from bot.auth.service import LoginThrottle, bootstrap
+from bot.auth.service import bootstrap
+from bot.auth.throttle import LoginThrottle
 from bot.conversations.engine import Engine, EngineProvider
 from bot.conversations.routes import router as conversations_router
 from bot.conversations.runtime import ChatRuntime
@@ -34,52 +34,23 @@ from bot.db.session import Database
 from bot.handoff.routes import router as queue_router
 from bot.realtime.pubsub import create_pubsub
 from bot.settings import REPO_ROOT, Settings, get_settings
+from bot.web.clients import ForwardedClientMiddleware
+from bot.web.errors import ERROR_RESPONSES, install_error_handlers
+from bot.web.guards import BodyLimitMiddleware, JsonUnicodeMiddleware, SecurityHeadersMiddleware
 
 log = logging.getLogger(__name__)
 
 WIDGET_DIR = REPO_ROOT / "widget"
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
-MAX_BODY_BYTES = 5 * 1024 * 1024
 #: Routers of domains added later; included when the module exists.
 OPTIONAL_ROUTERS: tuple[str, ...] = ("bot.editor.routes",)
 PAGES = {"/console": "console.html", "/demo": "demo.html", "/users": "users.html"}
 
 
-class LimitsMiddleware:
-    """Refuse request bodies above ``MAX_BODY_BYTES`` (413) and add conservative security headers."""
-
-    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY_BYTES) -> None:
-        self.app = app
-        self.max_body = max_body
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            response = JSONResponse({"detail": "request body too large"}, status_code=413)
-            await response(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers") or [])
-                names = {k.lower() for k, _ in headers}
-                for name, value in ((b"x-content-type-options", b"nosniff"),
-                                    (b"referrer-policy", b"strict-origin-when-cross-origin")):
-                    if name not in names:
-                        headers.append((name, value))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
 def _page(name: str) -> FileResponse:
     path = STATIC_DIR / name
     if not path.is_file():
-        raise HTTPException(404, detail=f"{name} is not installed")
+        raise HTTPException(404, detail={"code": "not_found", "message": f"{name} is not installed."})
     return FileResponse(path, media_type="text/html")
 
 
@@ -131,14 +102,21 @@ def create_app(
         summary="Multilingual support chat: shopper widget, agent console, handoff queue.",
         description="Websocket protocol and REST API: see docs/protocol.md.",
         lifespan=lifespan,
+        responses=ERROR_RESPONSES,
     )
     app.state.settings = settings
     app.state.db = db
     app.state.bus = bus
     app.state.engine = provider
     app.state.chat = runtime
-    app.state.login_throttle = LoginThrottle()
-    app.add_middleware(LimitsMiddleware)
+    app.state.login_throttle = LoginThrottle.from_settings(settings)
+    install_error_handlers(app)
+    # Added innermost first: a request meets the client address, then the headers, the body limit, the
+    # Unicode check, then the routes.
+    app.add_middleware(JsonUnicodeMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_body=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(ForwardedClientMiddleware)
 
     app.include_router(auth_router)
     app.include_router(queue_router)

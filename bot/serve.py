@@ -65,6 +65,24 @@ def configure_logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def uvicorn_config(app: Any, settings: Settings, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
+    """How the server runs its app (the tests run the same configuration)."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        ws_max_size=settings.ws_protocol_max_bytes,
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+        timeout_graceful_shutdown=10,
+        server_header=False,
+        # X-Forwarded-For is read by bot.web.clients, only from BORDERLESS_TRUSTED_PROXIES; uvicorn's own
+        # handling would believe any local peer and rewrite the address first.
+        proxy_headers=False,
+    )
+
+
 def serve_command(args: argparse.Namespace) -> int:
     """Migrate the database (Alembic, to head), bootstrap accounts, serve until interrupted."""
     from bot.app import create_app
@@ -74,17 +92,7 @@ def serve_command(args: argparse.Namespace) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings, preload_engine=not args.no_preload)
     log.info("serving on http://%s:%d (data in %s)", args.host, args.port, settings.data_dir)
-    config = uvicorn.Config(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        ws_max_size=settings.ws_protocol_max_bytes,
-        ws_ping_interval=20.0,
-        ws_ping_timeout=20.0,
-        timeout_graceful_shutdown=10,
-        server_header=False,
-    )
+    config = uvicorn_config(app, settings, args.host, args.port, args.log_level)
     uvicorn.Server(config).run()
     return 0
 

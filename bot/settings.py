@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,6 +83,37 @@ class Settings(BaseSettings):
     widget_popular: str = Field(
         "", description="FAQ ids the widget offers on open (up to 4): 'a,b,c' for every store or 'demo=a,b;shop2=c'; "
         "empty: order-tracking, shipping-times, return-policy, payment-methods.")
+    redis_url: str | None = Field(
+        None, description="redis://... shared by every server process (login throttle, rate limits); None: one process."
+    )
+
+    # HTTP hardening (bot/web, docs/deploy.md "Security")
+    max_body_bytes: int = Field(5 * 1024 * 1024, description="Larger request bodies (streamed or not) get 413.")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses/CIDRs of reverse proxies whose X-Forwarded-For is believed (comma-separated).",
+    )
+    password_min_score: int = Field(
+        3, ge=0, le=4, description="Least zxcvbn strength score (0-4) a new password needs; 3 = safely unguessable."
+    )
+    login_max_failures: int = Field(10, description="Failed logins per username and address before 429.")
+    login_window_seconds: int = Field(300, description="The window those failures are counted in.")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_proxies(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            ipaddress.ip_network(item, strict=False)  # ValueError names the bad item
+        return value
 
 
 @lru_cache(maxsize=1)

@@ -126,7 +126,7 @@ class LiveServer:
         self.app = app
         self.port = free_port()
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", ws="websockets-sansio",
-                                ws_max_size=ws_max_size, lifespan="on")
+                                ws_max_size=ws_max_size, lifespan="on", proxy_headers=False)  # as bot.serve
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

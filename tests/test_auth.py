@@ -113,7 +113,7 @@ def test_agent_endpoints_refuse_anonymous_shopper_and_editor(client: TestClient)
 def test_admin_manages_users_agents_cannot(client: TestClient) -> None:
     admin = {"Authorization": f"Bearer {login(client, 'boss')}"}
     agent = {"Authorization": f"Bearer {login(client, 'ana')}"}
-    new = {"username": "li", "password": "long-enough", "role": "agent", "languages": ["zh", "en"], "name": "Li"}
+    new = {"username": "li", "password": "long-enough-words", "role": "agent", "languages": ["zh", "en"], "name": "Li"}
     assert client.post("/api/users", json=new, headers=agent).status_code == 403
     r = client.post("/api/users", json=new, headers=admin)
     assert r.status_code == 201 and r.json()["languages"] == ["zh", "en"]
@@ -122,7 +122,7 @@ def test_admin_manages_users_agents_cannot(client: TestClient) -> None:
     assert client.post("/api/users", json=bad, headers=admin).status_code == 422
     assert {u["username"] for u in client.get("/api/users", headers=admin).json()} >= {"ana", "li", "boss"}
     assert client.get("/api/users", headers=agent).status_code == 403
-    assert login(client, "li", "long-enough")
+    assert login(client, "li", "long-enough-words")
 
 
 def test_require_role_for_other_domains(tmp_path: Path) -> None:

@@ -162,11 +162,11 @@ def test_publish_refuses_incomplete_entries(client: TestClient, ed: dict[str, st
         "half-done", en=("Done.", ["q1"]), es=("", ["¿pregunta?"])))
     assert r.status_code == 201 and r.json()["problems"] == ["es: the answer is empty"]
     refused = client.post("/api/editor/entries/half-done/publish", headers={**ed, **if_match(1)})
-    assert refused.status_code == 422 and refused.json()["detail"]["problems"] == ["es: the answer is empty"]
+    assert refused.status_code == 422 and refused.json()["error"]["problems"] == ["es: the answer is empty"]
     bad = client.post("/api/editor/entries", headers=ed, json=entry_body("Bad Id", en=("a", ["q"])))
     assert bad.status_code == 422
     dup = client.post("/api/editor/entries", headers=ed, json=entry_body("return-policy", en=("a", ["q"])))
-    assert dup.status_code == 409 and dup.json()["detail"]["code"] == "exists"
+    assert dup.status_code == 409 and dup.json()["error"]["code"] == "exists"
 
 
 # ---------------------------------------------------------------------------------------------- optimistic locking
@@ -187,7 +187,7 @@ def test_concurrent_edits_report_a_conflict_and_lose_nothing(client: TestClient)
     stale = client.put("/api/editor/entries/gift-wrapping", headers={**bob, **if_match(version)},
                        json={"topic": base.json()["topic"], "locales": theirs})
     assert stale.status_code == 409
-    detail = stale.json()["detail"]
+    detail = stale.json()["error"]
     assert detail["code"] == "version_conflict" and detail["current_version"] == version + 1
     assert detail["updated_by"] == "editor"
     # Bob reloads, re-applies his change on top of Alice's, and saves with the new version.
@@ -255,7 +255,7 @@ def test_a_malformed_import_changes_nothing(client: TestClient, ed: dict[str, st
     for publish in ("false", "true"):
         r = client.post(f"/api/editor/import?format={fmt}&publish={publish}", headers=ed, content=body.encode())
         assert r.status_code == 422, r.text
-        issues = r.json()["detail"]["issues"]
+        issues = r.json()["error"]["issues"]
         assert any(i["line"] == line and fragment in i["message"] for i in issues), issues
     assert _everything(client, ed) == before
     assert client.get("/api/editor/status", headers=ed).json()["revision"] == status_before

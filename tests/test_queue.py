@@ -85,7 +85,7 @@ def test_claim_rules(client: TestClient) -> None:
     assert client.post(f"/api/conversations/{cid}/claim", headers=ana).json()["claimed"] is True
     assert client.post(f"/api/conversations/{cid}/claim", headers=ana).json()["claimed"] is False  # idempotent
     r = client.post(f"/api/conversations/{cid}/claim", headers=yuki)
-    assert r.status_code == 409 and r.json()["detail"]["code"] == "taken"
+    assert r.status_code == 409 and r.json()["error"]["code"] == "taken"
     # only the holder (or an admin) replies, resolves, hands back
     for action in ("messages", "resolve", "handback", "release"):
         r = client.post(f"/api/conversations/{cid}/{action}", headers=yuki, json={"text": "hi"})
@@ -101,7 +101,7 @@ def test_claim_rules(client: TestClient) -> None:
     assert client.post(f"/api/conversations/{cid}/claim", headers=boss).status_code == 200
     assert client.post(f"/api/conversations/{cid}/resolve", headers=boss).status_code == 200
     r = client.post(f"/api/conversations/{cid}/claim", headers=ana)
-    assert r.status_code == 409 and r.json()["detail"]["code"] == "not_queued"
+    assert r.status_code == 409 and r.json()["error"]["code"] == "not_queued"
     assert client.post("/api/conversations/does-not-exist/claim", headers=ana).status_code == 404
     assert client.get("/api/conversations/does-not-exist", headers=ana).status_code == 404
 

@@ -62,7 +62,7 @@ def create_user_command(args: argparse.Namespace) -> int:
         migrate.upgrade(db.engine)
         with db.session() as session:
             user = create_user(session, args.username, password, role=args.role, languages=args.languages,
-                               name=args.name)
+                               name=args.name, min_score=settings.password_min_score)
             summary = f"created {user.role} {user.username!r} (languages: {user.languages or 'all'})"
     except AuthError as exc:
         sys.stderr.write(f"error: {exc}\n")

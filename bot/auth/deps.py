@@ -50,7 +50,8 @@ def current_user(
     principal = lookup_principal(request, token)
     if principal is None:
         raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, detail="not logged in", headers={"WWW-Authenticate": "Bearer"}
+            status.HTTP_401_UNAUTHORIZED, detail={"code": "unauthorized", "message": "Not logged in."},
+            headers={"WWW-Authenticate": "Bearer"},
         )
     return principal
 
@@ -61,7 +62,8 @@ def require_role(*roles: str) -> Callable[..., Principal]:
 
     def dependency(user: Annotated[Principal, Depends(current_user)]) -> Principal:
         if user.role not in allowed:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"needs role {' or '.join(sorted(allowed))}")
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail={
+                "code": "forbidden", "message": f"This needs the role {' or '.join(sorted(allowed))}."})
         return user
 
     dependency.__name__ = f"require_role_{'_'.join(sorted(allowed))}"

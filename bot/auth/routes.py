@@ -14,6 +14,7 @@ from bot.auth.deps import AdminUser, _bearer, current_user
 from bot.auth.models import User
 from bot.auth.schemas import CreateUserRequest, LoginRequest, LoginResponse, UpdateUserRequest, UserOut
 from bot.auth.service import Principal
+from bot.web.clients import client_address
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["auth"])
@@ -23,16 +24,21 @@ router = APIRouter(tags=["auth"])
 def login(body: LoginRequest, request: Request) -> LoginResponse:
     """Exchange username and password for a bearer token."""
     throttle: service.LoginThrottle = request.app.state.login_throttle
-    address = request.client.host if request.client else "?"
+    address = client_address(request)
     if throttle.blocked(body.username, address):
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, detail="too many failed logins; wait a few minutes")
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail={"code": "rate_limited", "message": "Too many failed logins; wait a few minutes."},
+            headers={"Retry-After": str(throttle.retry_after(body.username, address))},
+        )
     settings = request.app.state.settings
     with request.app.state.db.session() as session:
         user = service.authenticate(session, body.username, body.password)
         if user is None:
             throttle.failed(body.username, address)
             log.info("failed login for %r from %s", body.username, address)
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="wrong username or password")
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED,
+                                detail={"code": "wrong_credentials", "message": "Wrong username or password."})
         token = service.issue_token(session, user, settings.session_ttl_hours)
         throttle.succeeded(body.username, address)
         return LoginResponse(token=token, role=user.role, name=user.name, username=user.username,
@@ -71,10 +77,12 @@ def create_user(body: CreateUserRequest, request: Request, _admin: AdminUser) ->
     """Add an account (admin)."""
     try:
         with request.app.state.db.session() as session:
-            user = service.create_user(session, body.username, body.password, body.role, body.languages, body.name)
+            user = service.create_user(session, body.username, body.password, body.role, body.languages, body.name,
+                                       min_score=request.app.state.settings.password_min_score)
             return _user_out(user)
     except service.AuthError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            detail={"code": "invalid_user", "message": str(exc)}) from None
 
 
 @router.patch("/api/users/{user_id}", response_model=UserOut)

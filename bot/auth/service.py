@@ -7,8 +7,6 @@ import logging
 import os
 import re
 import secrets
-import threading
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.auth.models import ROLES, AuthToken, User
+from bot.auth.passwords import DEFAULT_MIN_SCORE, password_problem
+from bot.auth.throttle import LoginThrottle as LoginThrottle  # noqa: F401  (its former home)
 from bot.db.types import utcnow
 from bot.nlu.base import SUPPORTED_LOCALES
 from bot.settings import Settings
@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 _hasher = PasswordHasher()
 _DUMMY_HASH: str | None = None  # made on first use: hashing costs ~0.4 s
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
-MIN_PASSWORD_CHARS = 8
 
 
 class AuthError(ValueError):
@@ -112,14 +111,17 @@ def create_user(
     role: str = "agent",
     languages: str | list[str] | None = None,
     name: str | None = None,
+    *,
+    min_score: int | None = DEFAULT_MIN_SCORE,
 ) -> User:
-    """Add an account; raises :class:`AuthError` on bad input or a taken username."""
+    """Add an account; raises :class:`AuthError` on bad input, a weak password or a taken username.
+
+    ``min_score``: the zxcvbn score the password needs (``None`` skips the check: only the demo seeding)."""
     if not USERNAME_PATTERN.match(username or ""):
         raise AuthError("username: 2-64 letters, digits or . _ @ -")
     if role not in ROLES:
         raise AuthError(f"role must be one of {', '.join(ROLES)}")
-    if len(password or "") < MIN_PASSWORD_CHARS:
-        raise AuthError(f"password: at least {MIN_PASSWORD_CHARS} characters")
+    check_password(password, username, name, min_score)
     user = User(
         username=username,
         name=(name or username).strip()[:120] or username,
@@ -178,6 +180,23 @@ def update_user(
              {k: v for k, v in (("active", active), ("role", role), ("languages", languages), ("name", name))
               if v is not None})
     return user
+
+
+def check_password(password: str, username: str = "", name: str | None = None,
+                   min_score: int | None = DEFAULT_MIN_SCORE) -> None:
+    """Raise :class:`AuthError` if ``password`` is too weak for this account (any new or changed password)."""
+    if min_score is None:
+        return
+    problem = password_problem(password or "", (username, name or ""), min_score)
+    if problem:
+        raise AuthError(problem)
+
+
+def set_password(session: Session, user: User, password: str, min_score: int | None = DEFAULT_MIN_SCORE) -> None:
+    """Change a password (strength checked) and end the user's sessions."""
+    check_password(password, user.username, user.name, min_score)
+    user.password_hash = hash_password(password)
+    session.execute(delete(AuthToken).where(AuthToken.user_id == user.id))
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
@@ -261,14 +280,24 @@ def bootstrap(session: Session, settings: Settings) -> list[str]:
     if session.scalar(select(func.count()).select_from(User)):
         return []
     created: list[str] = []
-    admin_password = settings.admin_password or (DEMO_PASSWORD if settings.demo else None)
-    if admin_password:
-        create_user(session, settings.admin_username, admin_password, role="admin", name="Admin")
+    min_score = settings.password_min_score
+    if settings.admin_password:
+        try:
+            create_user(session, settings.admin_username, settings.admin_password, role="admin", name="Admin",
+                        min_score=min_score)
+        except AuthError as exc:
+            raise AuthError(f"BORDERLESS_ADMIN_PASSWORD refused: {exc}") from None
+        created.append(settings.admin_username)
+    elif settings.demo:
+        # The demo password is public and contains the product's name (zxcvbn scores it 2): the strength check
+        # is skipped for the demo seeding only, which never runs on a server anyone else should reach.
+        create_user(session, settings.admin_username, DEMO_PASSWORD, role="admin", name="Admin", min_score=None)
         created.append(settings.admin_username)
     if settings.demo:
         for username, name, role, languages in DEMO_ACCOUNTS:
             if username != settings.admin_username:
-                create_user(session, username, DEMO_PASSWORD, role=role, languages=languages, name=name)
+                create_user(session, username, DEMO_PASSWORD, role=role, languages=languages, name=name,
+                            min_score=None)
                 created.append(username)
         log.warning("demo mode: created accounts %s with password %r; do not use in production",
                     ", ".join(created), DEMO_PASSWORD)
@@ -293,30 +322,3 @@ def resolve_secret_key(settings: Settings) -> bytes:
         fh.write(secrets.token_hex(32).encode("ascii"))
     log.info("generated a secret key in %s", path)
     return path.read_bytes().strip()
-
-
-class LoginThrottle:
-    """Refuse logins for a (username, address) pair after too many failures in a window (in-process)."""
-
-    def __init__(self, max_failures: int = 10, window_seconds: float = 300.0) -> None:
-        self.max_failures = max_failures
-        self.window = window_seconds
-        self._failures: dict[tuple[str, str], list[float]] = {}
-        self._lock = threading.Lock()
-
-    def blocked(self, username: str, address: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            times = [t for t in self._failures.get((username, address), []) if now - t < self.window]
-            self._failures[(username, address)] = times
-            return len(times) >= self.max_failures
-
-    def failed(self, username: str, address: str) -> None:
-        with self._lock:
-            if len(self._failures) > 10_000:
-                self._failures.clear()
-            self._failures.setdefault((username, address), []).append(time.monotonic())
-
-    def succeeded(self, username: str, address: str) -> None:
-        with self._lock:
-            self._failures.pop((username, address), None)

@@ -22,7 +22,8 @@ def runtime_of(request: Request) -> ChatRuntime:
 
 
 def http_error(exc: ChatError) -> HTTPException:
-    return HTTPException(exc.status, detail={"code": exc.code, "detail": exc.detail})
+    """The error format (docs/protocol.md): ``{"error": {"code", "message"}}`` once converted centrally."""
+    return HTTPException(exc.status, detail={"code": exc.code, "message": exc.detail})
 
 
 @router.get("", response_model=list[ConversationSummary])

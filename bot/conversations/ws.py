@@ -28,6 +28,7 @@ from bot.conversations.texts import ui_bundle
 from bot.db.types import new_id
 from bot.realtime.pubsub import SubscriberOverflow, Subscription
 from bot.settings import Settings
+from bot.web.unicode import has_lone_surrogate
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -88,6 +89,9 @@ def parse_frame(message: dict[str, Any], max_bytes: int) -> tuple[dict[str, Any]
         return None, error_frame("bad_request", "a frame is a JSON object")
     if not isinstance(frame.get("type"), str):
         return None, error_frame("bad_request", "a frame needs a string 'type'")
+    if has_lone_surrogate(frame):  # UTF-8 cannot store it: the client's error, not the server's `internal`
+        return None, error_frame("bad_request", "the frame holds invalid Unicode (a lone surrogate)",
+                                 reason="invalid_unicode")
     return frame, None
 
 

@@ -295,7 +295,7 @@ def parse_csv(text: str) -> list[ImportedEntry]:
             row = row + [""] * (len(names) - len(row))
 
         def cell(name: str, row: list[str] = row) -> str:
-            return row[col[name]].strip() if name in col else ""
+            return files.restore_cell(row[col[name]].strip()) if name in col else ""
 
         faq_id, locale, question, answer, topic = (cell("id"), cell("locale"), " ".join(cell("question").split()),
                                                    cell("answer"), cell("topic"))

@@ -117,7 +117,7 @@ def _change(live: KnowledgeLive, op: Callable[..., KbEntry], *args: Any, status_
 def editor_page() -> FileResponse:
     path = STATIC_DIR / "editor.html"
     if not path.is_file():
-        raise HTTPException(404, detail="editor.html is not installed")
+        raise HTTPException(404, detail={"code": "not_found", "message": "editor.html is not installed."})
     return FileResponse(path, media_type="text/html")
 
 
@@ -255,7 +255,8 @@ async def import_entries(
     return await run_in_threadpool(run)
 
 
-@router.get("/api/editor/export")
+@router.get("/api/editor/export", responses={200: {"description": "The entries as a file download",
+                                                   "content": {"text/csv": {}, "application/json": {}}}})
 def export_entries(
     live: Live,
     _user: Editor,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from bot.auth.deps import AgentUser
 from bot.conversations.errors import ChatError
+from bot.conversations.routes import http_error
 from bot.conversations.runtime import ChatRuntime
 from bot.handoff.service import QueueItem
 
@@ -28,10 +29,6 @@ def _runtime(request: Request) -> ChatRuntime:
     return request.app.state.chat
 
 
-def _http(exc: ChatError) -> HTTPException:
-    return HTTPException(exc.status, detail={"code": exc.code, "detail": exc.detail})
-
-
 @router.get("/api/queue", response_model=list[QueueItem])
 async def get_queue(request: Request, user: AgentUser) -> list[QueueItem]:
     """Conversations waiting for a human in the languages you speak, longest waiting first."""
@@ -45,7 +42,7 @@ async def claim(conversation_id: ConversationId, request: Request, user: AgentUs
     try:
         claimed, outbox = await run_in_threadpool(runtime.handoff.claim, conversation_id, user)
     except ChatError as exc:
-        raise _http(exc) from None
+        raise http_error(exc) from None
     await runtime.publish(outbox)
     return ActionOut(id=conversation_id, state="agent", claimed=claimed)
 
@@ -55,7 +52,7 @@ async def _act(request: Request, conversation_id: str, user: object, action: str
     try:
         outbox = await run_in_threadpool(getattr(runtime.handoff, action), conversation_id, user)
     except ChatError as exc:
-        raise _http(exc) from None
+        raise http_error(exc) from None
     await runtime.publish(outbox)
     return ActionOut(id=conversation_id, state=state)
 

@@ -126,6 +126,22 @@ def load_intents(path: Path) -> dict[str, dict[str, list[str]]]:
     return out
 
 
+#: A spreadsheet runs a cell starting with one of these as a formula (``=HYPERLINK(...)``, ``@SUM``, DDE via
+#: ``+``/``-``); shopper text reaches the knowledge base through missed questions, so every CSV we write
+#: neutralises them with a leading ``'`` (OWASP's advice), and our readers take that ``'`` off again.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize_cell(value: str) -> str:
+    """``value`` safe to open in a spreadsheet: a leading formula character gets a ``'`` before it."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def restore_cell(value: str) -> str:
+    """The inverse of :func:`neutralize_cell` (so an exported file imports unchanged)."""
+    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_STARTS) else value
+
+
 def parse_csv(text: str, where: str = "csv") -> KnowledgeBase:
     """Parse the ``id,locale,question,answer`` CSV; a bad row raises with its line number."""
     reader = csv.DictReader(io.StringIO(text))
@@ -135,8 +151,9 @@ def parse_csv(text: str, where: str = "csv") -> KnowledgeBase:
     kb = KnowledgeBase()
     for row in reader:
         line = reader.line_num
-        faq_id, locale = (row.get("id") or "").strip(), (row.get("locale") or "").strip()
-        question, answer = (row.get("question") or "").strip(), (row.get("answer") or "").strip()
+        row = {k: restore_cell((v or "").strip()) for k, v in row.items() if isinstance(k, str)}
+        faq_id, locale = row.get("id", ""), row.get("locale", "")
+        question, answer = row.get("question", ""), row.get("answer", "")
         if not faq_id or not locale or not question:
             raise KnowledgeBaseError(f"{where}: line {line}: id, locale and question are required")
         entry = kb.entries.setdefault(faq_id, Entry(id=faq_id, locales={}))
@@ -169,7 +186,7 @@ def to_csv(entries: Iterable[Entry], with_topic: bool = False) -> str:
         for locale, content in entry.locales.items():
             for q in content.questions:
                 row = [entry.id, locale, q, content.answer]
-                writer.writerow([*row, entry.topic] if with_topic else row)
+                writer.writerow([neutralize_cell(str(v or "")) for v in ([*row, entry.topic] if with_topic else row)])
     return buf.getvalue()
 
 

@@ -1,0 +1,4 @@
+"""HTTP plumbing shared by every route: the error format, request guards, security headers, client addresses.
+
+The pages and scripts the server sends live in ``static/``.
+"""
