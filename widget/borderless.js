@@ -289,8 +289,8 @@ textarea{flex:1;resize:none;border:1px solid #d5dae5;border-radius:12px;padding:
   // The greeting and the store's popular questions: shown (not stored) until the shopper has written.
   function renderGreeting() {
     const old = log.querySelector(".row.greeting");
-    if (old) old.remove();
-    if (history.some((m) => m.role === "shopper") || pending.size) return;
+    if (history.some((m) => m.role === "shopper") || pending.size) return;   // keep what the shopper saw
+    if (old) old.remove();                                                     // rebuilt in today's language
     const row = buildRow({ role: "bot", text: ui.greeting });
     row.classList.add("greeting");
     if (popular.length) {
