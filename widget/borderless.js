@@ -292,7 +292,7 @@ textarea{flex:1;resize:none;border:1px solid #d5dae5;border-radius:12px;padding:
     if (history.some((m) => m.role === "shopper") || pending.size) return;   // keep what the shopper saw
     if (old) old.remove();                                                     // rebuilt in today's language
     const row = buildRow({ role: "bot", text: ui.greeting });
-    row.classList.add("greeting");
+    row.className = "row greeting";   // looks like the assistant's, but is no stored bot message
     if (popular.length) {
       const box = el("div", "sugg", { role: "group", "aria-label": ui.popular_title });
       const cap = el("p", "sugg-title"); cap.textContent = ui.popular_title; box.appendChild(cap);
