@@ -31,6 +31,7 @@
   try { (JSON.parse(sessionStorage.getItem(MINE_KEY) || "[]")).forEach((c) => mine.set(c.id, c)); } catch (e) { /* */ }
   let queue = [], queueAt = Date.now(), current = null, shown = new Set();
   let ws = null, wsAttempt = 0, wsTimer = null, mode = "reply", lastTyping = 0;
+  const drafts = new Map();        // conversation id -> unsent reply, kept across switches
 
   const saveMine = () => sessionStorage.setItem(MINE_KEY, JSON.stringify([...mine.values()]));
 
@@ -142,6 +143,8 @@
     const r = await api("GET", "/api/conversations/" + encodeURIComponent(id));
     if (!r.ok) { toast("Could not load the conversation: " + errText(r), "error"); return; }
     const conv = r.data, switched = !current || current.id !== id;
+    // Keep an unsent reply for when the agent comes back; never a note (it would come back in Reply mode).
+    if (switched && current && mode === "reply") drafts.set(current.id, $("compose-text").value);
     const handoff = (conv.handoffs || [])[(conv.handoffs || []).length - 1] || {};
     conv.topic = conv.topic || handoff.topic; conv.reason = conv.reason || handoff.reason;
     current = { id, lang: conv.lang, state: conv.state, topic: conv.topic, data: conv };
@@ -152,7 +155,7 @@
     $("placeholder").hidden = true; $("conv").hidden = false;
     renderHeader();
     // A new conversation always starts in Reply mode: a note mode carried over would turn a reply into a note.
-    if (switched) { setMode("reply", false); $("compose-text").value = ""; }
+    if (switched) { setMode("reply", false); $("compose-text").value = drafts.get(id) || ""; drafts.delete(id); }
     const tl = $("timeline"); tl.textContent = ""; shown = new Set();
     const items = [];
     (conv.messages || []).forEach((m) => items.push(m.role === "note" || m.internal ? { note: m } : { msg: m }));
