@@ -139,6 +139,20 @@ def test_console_switch_resets_to_reply_and_note_mode_is_unmistakable(server: An
     assert [m["text"] for m in detail["messages"] if m["role"] == "agent"] == ["Hola, te escribo yo."]
     assert not detail.get("notes")
 
+    # Back to the second: the unsent note did not come back as a reply; an unsent reply does come back.
+    def switch(conv: str) -> None:
+        console.locator("#mine .mine-item", has_text=conv[:6]).click()
+        console.locator("#conv-title", has_text=conv[:6]).wait_for()
+
+    switch(second)
+    assert console.locator("#compose-text").input_value() == ""
+    console.locator("#compose-text").fill("Un borrador")
+    switch(first)
+    assert console.locator("#compose-text").input_value() == ""
+    switch(second)
+    assert console.locator("#compose-text").input_value() == "Un borrador"
+    assert console.locator("#tab-reply").get_attribute("aria-selected") == "true"
+
 
 def test_console_says_why_honestly_and_can_release(server: Any, page_of: Any) -> None:
     shopper = page_of("es-ES")
