@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 WIDGET_DIR = REPO_ROOT / "widget"
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 #: Routers of domains added later; included when the module exists.
-OPTIONAL_ROUTERS: tuple[str, ...] = ("bot.editor.routes",)
+OPTIONAL_ROUTERS: tuple[str, ...] = ("bot.editor.routes", "bot.translation.routes")
 PAGES = {"/console": "console.html", "/demo": "demo.html", "/users": "users.html"}
 
 
@@ -84,6 +84,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         preload: asyncio.Task[Any] | None = None
+        # List the translation pairs now, in a thread (Argos takes seconds to import), rather than on the first
+        # queue or handoff, which would wait for it.
+        pairs = asyncio.create_task(asyncio.to_thread(runtime.translator.pairs))
+        pairs.add_done_callback(lambda t: t.cancelled() or t.exception())  # failures are logged by pairs()
         if preload_engine and engine is None:
             preload = asyncio.create_task(provider.get())
             preload.add_done_callback(lambda t: t.cancelled() or t.exception())  # logged by the provider
@@ -93,6 +97,7 @@ def create_app(
             if preload is not None and not preload.done():
                 preload.cancel()
             await runtime.drain()
+            runtime.translator.close()
             await bus.close()
             db.dispose()
 
@@ -130,6 +135,8 @@ def create_app(
                 continue
             raise
         app.include_router(module.router)
+        if hasattr(module, "editor_router"):
+            app.include_router(module.editor_router)
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> dict[str, Any]:
@@ -145,8 +152,14 @@ def create_app(
         except Exception as exc:  # report, don't crash the probe
             log.warning("healthz: database check failed: %s", exc)
             database = "error"
+        try:
+            pairs = [f"{p.source}->{p.target}" for p in await run_in_threadpool(runtime.translator.pairs)]
+        except Exception as exc:  # a translator that cannot list its pairs is reported, not fatal
+            log.warning("healthz: translation pairs unavailable: %s", exc)
+            pairs = []
         return {"status": "ok" if database == "ok" else "degraded", "version": __version__,
-                "database": database, "engine": provider.status}
+                "database": database, "engine": provider.status,
+                "translation": {"translator": settings.translator, "pairs": pairs}}
 
     @app.get("/api/i18n/{lang}", tags=["meta"])
     def ui_strings(lang: str) -> dict[str, str]:

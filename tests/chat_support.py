@@ -107,6 +107,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "store_keys": "demo,other",
         "engine_factory": "chat_support:build_fake_engine",
         "agent_presence_seconds": 60,
+        "translator": "none",  # tests about translated chat pick one; nothing else loads Argos
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

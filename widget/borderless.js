@@ -105,6 +105,7 @@ textarea:focus,input:focus{outline:none;border-color:var(--accent);box-shadow:0 
 .shopper .bubble{background:var(--accent);color:#fff;border-radius:16px;border-top-right-radius:5px;box-shadow:none}
 [dir=rtl] .bubble{border-top-left-radius:16px;border-top-right-radius:5px} [dir=rtl] .shopper .bubble{border-top-right-radius:16px;border-top-left-radius:5px}
 .agent .bubble{background:#ecfdf5;box-shadow:0 0 0 1px #bbf7d0}
+.mt{font-size:11px;color:#64748b;font-style:italic;margin:2px 4px 0}
 .pending .bubble{opacity:.6} .failed .bubble{background:#fee2e2;color:#991b1b}
 .time{font-size:10.5px;color:#94a3b8;margin:3px 4px 0}
 .row.system{align-self:center;max-width:92%;align-items:center}
@@ -233,6 +234,7 @@ textarea{flex:1;resize:none;border:1px solid #d5dae5;border-radius:12px;padding:
       row.appendChild(who);
     }
     const bubble = el("div", "bubble", { dir: "auto" }); bubble.textContent = m.text || ""; row.appendChild(bubble);
+    if (m.translated) { const mt = el("div", "mt"); mt.textContent = ui.machine_translated || "Machine-translated"; row.appendChild(mt); }
     if (role === "bot" && m.suggestions && m.suggestions.length) {
       const box = el("div", "sugg");
       m.suggestions.forEach((s) => {

@@ -35,6 +35,8 @@ def public_message(m: Message) -> dict[str, Any]:
         "suggestions": list(m.suggestions or []),
         "code": m.code,
         "agent_name": m.author_name if m.role == "agent" else None,
+        # Machine-translated from what the agent wrote (the shopper's widget marks it).
+        "translated": m.original_text is not None,
     }
 
 
@@ -48,6 +50,9 @@ def agent_message(m: Message) -> dict[str, Any]:
         reason=m.reason,
         reply_to=m.reply_to,
         author_id=m.author_id,
+        original_text=m.original_text,
+        original_lang=m.original_lang,
+        translation_engine=m.translation_engine,
     )
     return out
 

@@ -19,6 +19,8 @@ from bot.handoff.service import HandoffService
 from bot.nlu.base import Decision
 from bot.realtime.pubsub import PubSub
 from bot.settings import Settings
+from bot.translation.chat import ChatTranslation
+from bot.translation.service import TranslationService
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +28,16 @@ log = logging.getLogger(__name__)
 class ChatRuntime:
     """Owns the services, the relay and the bot's background turns for one app."""
 
-    def __init__(self, settings: Settings, db: Database, bus: PubSub, engine: EngineProvider) -> None:
+    def __init__(self, settings: Settings, db: Database, bus: PubSub, engine: EngineProvider,
+                 translator: TranslationService | None = None) -> None:
         self.settings = settings
         self.db = db
         self.bus = bus
         self.engine = engine
-        self.handoff = HandoffService(db, settings)
-        self.chat = ChatService(db, settings, resolve_secret_key(settings), self.handoff)
+        self.translator = translator or TranslationService.from_settings(settings)
+        self.translation = ChatTranslation(self.translator, settings.default_locale)
+        self.handoff = HandoffService(db, settings, self.translator)
+        self.chat = ChatService(db, settings, resolve_secret_key(settings), self.handoff, self.translation)
         self.popular = PopularQuestions(settings.widget_popular, settings.kb_path, engine.knowledge)
         self._locks: dict[str, list[Any]] = {}  # id -> [lock, users]
         self._tasks: set[asyncio.Task[None]] = set()

@@ -32,6 +32,7 @@ from bot.handoff.models import Handoff
 from bot.handoff.service import AVAILABILITY_CODES, HandoffService, open_handoff, state_frame
 from bot.nlu.base import SUPPORTED_LOCALES, ConversationContext, Decision, Turn
 from bot.settings import Settings
+from bot.translation.chat import ChatTranslation
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +75,13 @@ def check_client_id(client_id: object) -> str:
 class ChatService:
     """Conversations over one database; ``secret`` keys the conversation token hashes."""
 
-    def __init__(self, db: Database, settings: Settings, secret: bytes, handoff: HandoffService) -> None:
+    def __init__(self, db: Database, settings: Settings, secret: bytes, handoff: HandoffService,
+                 translation: ChatTranslation | None = None) -> None:
         self.db = db
         self.settings = settings
         self.secret = secret
         self.handoff = handoff
+        self.translation = translation or ChatTranslation(None, settings.default_locale)
         self.store_keys = frozenset(k.strip() for k in settings.store_keys.split(",") if k.strip())
 
     # ------------------------------------------------------------------ tokens
@@ -266,23 +269,54 @@ class ChatService:
             record_bad_rating(session, conv.id, score)  # editor: answers rated <= 2 become missed questions
 
     # ------------------------------------------------------------------ agent side
-    def agent_reply(self, conversation_id: str, user: Principal, text: object, client_id: object = None) -> Stored:
-        """An agent's message to the shopper; only the agent holding the conversation (or an admin) may send."""
+    def agent_reply(self, conversation_id: str, user: Principal, text: object, client_id: object = None,
+                    translate: bool = False) -> Stored:
+        """An agent's message to the shopper; only the agent holding the conversation (or an admin) may send.
+
+        With ``translate`` the agent writes in their reading language and the shopper gets the machine
+        translation (translated before the transaction, so a slow translator holds no lock).
+        """
         text = self.check_text(text)
         cid = check_client_id(client_id) if client_id is not None else None
+        reply = None
+        if translate:
+            if cid is not None:
+                with self.db.read() as session:
+                    existing = find_by_client_id(session, conversation_id, cid)
+                    if existing is not None:
+                        return Stored(agent_message(existing), created=False, message_id=existing.id)
+            with self.db.read() as session:
+                shopper_lang = get_conversation(session, conversation_id).lang
+            reply = self.translation.reply(text, user, shopper_lang)
         with self.db.session() as session:
             if cid is not None:
                 existing = find_by_client_id(session, conversation_id, cid)
                 if existing is not None:
                     return Stored(agent_message(existing), created=False, message_id=existing.id)
             conv = lock_held(session, conversation_id, user)
-            msg = append_message(session, conv, "agent", text, client_id=cid, author_id=user.id, author_name=user.name)
+            extra: dict[str, Any] = {}
+            if reply is not None:
+                extra = {"lang": reply.lang, "original_text": reply.original_text,
+                         "original_lang": reply.original_lang, "translation_engine": reply.engine}
+                text = reply.text
+            msg = append_message(session, conv, "agent", text, client_id=cid, author_id=user.id, author_name=user.name,
+                                 **extra)
             session.flush()
             outbox = Outbox()
             outbox.to_shopper(conv.id, {"type": "message", "message": public_message(msg)})
             outbox.to_agents({"type": "message", "conversation_id": conv.id, "message": agent_message(msg)},
                              agent_ids=[conv.agent_id] if conv.agent_id is not None else None)
-            return Stored(agent_message(msg), created=True, message_id=msg.id, outbox=outbox)
+            body = agent_message(msg)
+            if reply is not None and reply.note:
+                body["translation_note"] = reply.note
+            return Stored(body, created=True, message_id=msg.id, outbox=outbox)
+
+    def preview_reply(self, conversation_id: str, user: Principal, text: object) -> dict[str, Any]:
+        """The machine translation an agent's draft would get, and its back-translation (nothing is stored)."""
+        text = self.check_text(text)
+        with self.db.read() as session:
+            shopper_lang = get_conversation(session, conversation_id).lang
+        return self.translation.preview(text, user, shopper_lang)
 
     def add_note(self, conversation_id: str, user: Principal, text: object) -> tuple[dict[str, Any], Outbox]:
         """An internal note: stored apart from messages, relayed to agents only."""
@@ -299,8 +333,19 @@ class ChatService:
                              agent_ids=[conv.agent_id] if conv.agent_id is not None else [user.id])
             return body, outbox
 
-    def detail(self, conversation_id: str) -> dict[str, Any]:
-        """Everything an agent sees: messages with the bot's decisions, notes, handoffs, contact email, rating."""
+    def detail(self, conversation_id: str, user: Principal | None = None) -> dict[str, Any]:
+        """Everything an agent sees: messages with the bot's decisions, notes, handoffs, contact email, rating.
+
+        For ``user``, shopper messages in a language they do not read carry a machine ``translation``
+        (translated after the database read, outside the transaction).
+        """
+        out = self._detail(conversation_id)
+        if user is not None and self.translation.needed(user, out["lang"]):
+            out["reading_lang"] = self.translation.reading_lang(user)
+            self.translation.annotate(out["messages"], user, out["lang"])
+        return out
+
+    def _detail(self, conversation_id: str) -> dict[str, Any]:
         with self.db.read() as session:
             conv = get_conversation(session, conversation_id)
             messages = session.scalars(

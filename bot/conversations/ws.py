@@ -28,6 +28,7 @@ from bot.conversations.texts import ui_bundle
 from bot.db.types import new_id
 from bot.realtime.pubsub import SubscriberOverflow, Subscription
 from bot.settings import Settings
+from bot.translation.chat import TRANSLATED_ROLES
 from bot.web.unicode import has_lone_surrogate
 
 log = logging.getLogger(__name__)
@@ -346,10 +347,18 @@ class AgentSocket(_Socket):
         return agents is None or self.user.id in agents
 
     async def deliver(self, envelope: dict[str, Any]) -> None:
-        if envelope["frame"].get("type") == "queue_changed":
+        frame = envelope["frame"]
+        if frame.get("type") == "queue_changed":
             self._queue_dirty.set()
-        else:
-            await self.send(envelope["frame"])
+            return
+        message = frame.get("message") if frame.get("type") == "message" else None
+        if isinstance(message, dict) and message.get("role") in TRANSLATED_ROLES:
+            # A copy per socket (the envelope is shared); checked and translated in a thread (listing pairs may
+            # load a translator), bounded by the translation time limit.
+            message = dict(message)
+            await run_in_threadpool(self.runtime.translation.annotate, [message], self.user)
+            frame = {**frame, "message": message}
+        await self.send(frame)
 
     async def send_queue(self) -> None:
         items = await run_in_threadpool(self.runtime.handoff.queue, self.user)

@@ -15,6 +15,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "bot.conversations.models",
     "bot.handoff.models",
     "bot.editor.models",
+    "bot.translation.models",
 )
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot.auth.models import User
 from bot.auth.service import Principal
-from bot.conversations.errors import Conflict
+from bot.conversations.errors import Conflict, Forbidden
 from bot.conversations.events import Outbox, public_message
 from bot.conversations.models import Conversation, Message
 from bot.conversations.store import append_message, get_conversation, lock_conversation, lock_held
@@ -25,6 +25,7 @@ from bot.db.session import Database
 from bot.db.types import iso, utcnow
 from bot.handoff.hours import SupportHours
 from bot.handoff.models import Handoff
+from bot.handoff.scope import Covers, queue_languages, serves
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ class QueueItem:
     availability: str
     has_email: bool
     last_message: str | None
+    #: The agent reads and answers this conversation through machine translation.
+    translated: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -86,14 +89,15 @@ def _unheld(conv: Conversation, holders: list[int], outbox: Outbox) -> None:
 class HandoffService:
     """Queue operations over one database."""
 
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings, translator: Covers | None = None) -> None:
         self.db = db
         self.settings = settings
+        self.translator = translator
         self.hours = SupportHours.parse(settings.support_hours, settings.support_timezone)
 
     # ------------------------------------------------------------------ entering the queue
     def availability(self, session: Session, lang: str, now: datetime | None = None) -> str:
-        """online, no_agent (nobody online speaks ``lang``) or outside_hours."""
+        """online, no_agent (nobody online serves ``lang``, even through translation) or outside_hours."""
         now = now or utcnow()
         if not self.hours.is_open(now):
             return OUTSIDE_HOURS
@@ -101,7 +105,7 @@ class HandoffService:
         online = session.scalars(
             select(User).where(User.role.in_(("agent", "admin")), User.active.is_(True), User.last_seen_at >= cutoff)
         ).all()
-        return ONLINE if any(u.speaks(lang) for u in online) else NO_AGENT
+        return ONLINE if any(serves(u, lang, self.translator) for u in online) else NO_AGENT
 
     def enqueue(self, session: Session, conv: Conversation, reason: str, topic: str | None, outbox: Outbox) -> None:
         """Put a locked conversation in the queue; tell the shopper if nobody can answer now."""
@@ -122,7 +126,8 @@ class HandoffService:
 
     # ------------------------------------------------------------------ the queue
     def queue(self, user: Principal, limit: int = 200) -> list[QueueItem]:
-        """Queued conversations in the languages ``user`` speaks, longest waiting first."""
+        """Queued conversations in the languages ``user`` serves (see bot/handoff/scope.py), longest waiting first;
+        the ones they serve through machine translation are marked ``translated``."""
         last_text = (
             select(Message.text)
             .where(Message.conversation_id == Conversation.id, Message.role == "shopper")
@@ -138,8 +143,11 @@ class HandoffService:
             .order_by(Handoff.requested_at, Conversation.id)
             .limit(limit)
         )
-        if user.languages:
-            query = query.where(Conversation.lang.in_(user.languages))
+        scope = queue_languages(user, self.translator)
+        translated: set[str] = set()
+        if scope is not None:
+            spoken, translated = scope
+            query = query.where(Conversation.lang.in_(sorted(spoken | translated)))
         now = utcnow()
         with self.db.read() as session:
             rows = session.execute(query).all()
@@ -154,6 +162,7 @@ class HandoffService:
                 availability=handoff.availability,
                 has_email=bool(conv.contact_email),
                 last_message=(text or "")[:200] or None,
+                translated=conv.lang in translated,
             )
             for conv, handoff, text in rows
         ]
@@ -167,6 +176,10 @@ class HandoffService:
         outbox = Outbox()
         now = utcnow()
         with self.db.session() as session:
+            current = get_conversation(session, conversation_id)
+            # Claim rules follow the queue: only a conversation that would show in your queue (held ones say "taken").
+            if current.state == "queued" and not serves(user, current.lang, self.translator):
+                raise Forbidden("out_of_scope", f"you do not serve conversations in {current.lang!r}")
             # One conditional UPDATE: atomic on SQLite and PostgreSQL alike (the WHERE is re-checked under the
             # row lock, so a second claimer sees state='agent' and updates nothing).
             result = session.execute(

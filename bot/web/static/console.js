@@ -79,6 +79,7 @@
       if (item.topic) chips.appendChild(h("span", "chip", "topic: " + item.topic.replace(/[-_]/g, " ")));
       if (item.availability && item.availability !== "online") chips.appendChild(h("span", "chip warn", item.availability.replace(/_/g, " ")));
       if (item.has_email) chips.appendChild(h("span", "chip", "email left"));
+      if (item.translated) { const tc = h("span", "chip translated", "translated"); tc.title = "You read and answer this chat through machine translation"; chips.appendChild(tc); }
       li.append(top, chips);
       if (item.last_message) { const q = h("p", "last", "“" + item.last_message + "”"); q.dir = "auto"; li.appendChild(q); }
       const claim = h("button", "btn primary small claim", "Claim");
@@ -147,7 +148,7 @@
     if (switched && current && mode === "reply") drafts.set(current.id, $("compose-text").value);
     const handoff = (conv.handoffs || [])[(conv.handoffs || []).length - 1] || {};
     conv.topic = conv.topic || handoff.topic; conv.reason = conv.reason || handoff.reason;
-    current = { id, lang: conv.lang, state: conv.state, topic: conv.topic, data: conv };
+    current = { id, lang: conv.lang, state: conv.state, topic: conv.topic, data: conv, reading: conv.reading_lang || null };
     sessionStorage.setItem("borderless.current", id);
     const entry = mine.get(id);
     if (entry) { entry.unread = 0; entry.state = conv.state; entry.lang = conv.lang; entry.topic = conv.topic; saveMine(); }
@@ -183,6 +184,10 @@
     if (c.contact_email) add("Email", c.contact_email);
     if (c.rating) add("Rating", "★".repeat(c.rating));
     if (c.locale_hint) add("Browser", c.locale_hint);
+    if (current.reading) add("Translated", current.lang.toUpperCase() + " → " + current.reading.toUpperCase(), "translated");
+    $("translate-row").hidden = !current.reading || mode === "note";
+    $("translate-lang").textContent = langName(current.lang);
+    $("preview-out").hidden = true;
     const held = current.state === "agent";
     $("resolve").disabled = !held; $("handback").disabled = !held; $("release").disabled = !held;
     $("compose-send").disabled = false;
@@ -204,6 +209,7 @@
     const bubble = h("div", "bubble", m.text);
     bubble.dir = "auto";
     row.append(head, bubble);
+    translationView(m, row, bubble);
     if (role === "bot") {
       const d = m.decision || m.meta || m;
       const meta = h("div", "decision");
@@ -226,6 +232,30 @@
       }
     }
     $("timeline").appendChild(row);
+  }
+  // A shopper message in another language shows its translation, the original one click away; an agent reply
+  // sent in translation shows what the agent wrote, what the shopper read one click away.
+  function translationView(m, row, bubble) {
+    let first = null, second = null, label = "";
+    if (m.translation && m.translation.text) {
+      first = m.translation.text; second = m.text;
+      label = "Translated from " + langName(m.lang) + " · " + m.translation.engine;
+    } else if (m.original_text) {
+      first = m.original_text; second = m.text;
+      label = "Sent in " + langName(m.lang) + " (machine-translated)";
+    }
+    if (m.translation_note) row.appendChild(h("div", "tr-note", m.translation_note));
+    if (first == null) return;
+    bubble.textContent = first; bubble.classList.add("translated");
+    const bar = h("div", "tr-bar"); bar.appendChild(h("span", "tr-label", label));
+    const toggle = h("button", "link tr-toggle", m.translation ? "Show original" : "Show what the shopper read");
+    toggle.type = "button";
+    const orig = h("div", "bubble original", second); orig.dir = "auto"; orig.hidden = true;
+    toggle.addEventListener("click", () => {
+      orig.hidden = !orig.hidden;
+      toggle.textContent = orig.hidden ? (m.translation ? "Show original" : "Show what the shopper read") : "Hide";
+    });
+    bar.appendChild(toggle); row.append(bar, orig);
   }
   function appendNote(n) {
     const key = "note:" + n.id;
@@ -263,6 +293,7 @@
     $("compose-text").placeholder = text.placeholder;
     $("compose-hint").textContent = text.hint;
     $("compose-send").textContent = text.button;
+    if (current) $("translate-row").hidden = !current.reading || note;
     if (focus !== false) $("compose-text").focus();
   }
   $("tab-reply").addEventListener("click", () => setMode("reply"));
@@ -276,15 +307,28 @@
     try {
       const path = "/api/conversations/" + encodeURIComponent(id) + (mode === "note" ? "/notes" : "/messages");
       const body = mode === "note" ? { text } : { text, client_id: (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random()) };
+      if (mode !== "note" && current.reading && $("compose-translate").checked) body.translate = true;
       const r = await api("POST", path, body);
       if (!r.ok) { toast((r.status === 409 ? "Not yours any more: " : "Could not send: ") + errText(r), "error"); return; }
-      box.value = "";
+      box.value = ""; $("preview-out").hidden = true;
+      if (r.data && r.data.translation_note) toast(r.data.translation_note, "warn");
       if (current && current.id === id && r.data) {
         const item = r.data.message || r.data.note || r.data;
         if (mode === "note") appendNote(item); else appendMessage(item);
         scrollEnd();
       }
     } finally { btn.disabled = false; box.focus(); }
+  });
+  $("compose-preview").addEventListener("click", async () => {
+    const text = $("compose-text").value.trim(), out = $("preview-out");
+    if (!current || !text) return;
+    const r = await api("POST", "/api/conversations/" + encodeURIComponent(current.id) + "/translation-preview", { text });
+    out.textContent = ""; out.hidden = false;
+    if (!r.ok) { out.appendChild(h("p", "tr-note", "Preview failed: " + errText(r))); return; }
+    const p = r.data;
+    if (p.translation) { const a = h("p", "pv-to"); a.appendChild(h("b", "", "Shopper reads: ")); a.appendChild(document.createTextNode(p.translation.text)); a.dir = "auto"; out.appendChild(a); }
+    if (p.back_translation) { const b = h("p", "pv-back"); b.appendChild(h("b", "", "Back-translated: ")); b.appendChild(document.createTextNode(p.back_translation.text)); out.appendChild(b); }
+    if (p.note) out.appendChild(h("p", "tr-note", p.note));
   });
   $("compose-text").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); $("composer").requestSubmit(); }

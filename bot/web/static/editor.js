@@ -186,6 +186,7 @@
     setCurrent(r.data);
     fillForm(r.data);
     showView("entries");
+    showMachine();
   }
   function setCurrent(entry) {
     current = { id: entry.id, version: entry.version, status: entry.status,
@@ -237,6 +238,20 @@
     await entryAction("publish", "Published: shoppers get it now.");
   });
   $("unpublish").addEventListener("click", () => entryAction("unpublish", "Unpublished: shoppers no longer get it."));
+  // Machine translation (issue 11): fill missing locales as a draft; say which locales are machine-made or stale.
+  $("machine-translate").addEventListener("click", async () => {
+    if (current && formChanged()) { toast("Save your changes first.", "err"); return; }
+    await entryAction("machine-translate", "Missing languages a translator covers were added as a draft: review, then publish.");
+    showMachine();
+  });
+  async function showMachine() {
+    const p = $("entry-mt"); p.hidden = true;
+    if (!current) return;
+    const r = await api("GET", "/api/editor/entries/" + encodeURIComponent(current.id) + "/machine-translations");
+    if (!r.ok || !r.data.length) return;
+    p.textContent = "Machine-translated: " + r.data.map((m) => m.locale + (m.stale ? " (stale: the " + m.source_locale + " answer changed)" : m.edited ? " (reviewed)" : "")).join(", ");
+    p.hidden = false;
+  }
   $("delete").addEventListener("click", async () => {
     if (!current || !confirm(`Delete ${current.id}? It can be restored from its history.`)) return;
     const r = await api("DELETE", "/api/editor/entries/" + encodeURIComponent(current.id), undefined, ifMatch());
