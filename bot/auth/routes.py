@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import select
 
@@ -118,8 +118,12 @@ def create_user(body: CreateUserRequest, request: Request, _admin: AdminUser) ->
                             detail={"code": "invalid_user", "message": str(exc)}) from None
 
 
+#: Database ids are 32-bit everywhere (SQLite and PostgreSQL); a larger one is a 422, not an overflow.
+UserId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
 @router.patch("/api/users/{user_id}", response_model=UserOut)
-def update_user(user_id: int, body: UpdateUserRequest, request: Request, admin: AdminUser) -> UserOut:
+def update_user(user_id: UserId, body: UpdateUserRequest, request: Request, admin: AdminUser) -> UserOut:
     """Change an account (admin): deactivate or reactivate it, its role, languages or name.
 
     Deactivating ends the account's sessions at once (its tokens are deleted); admins cannot deactivate or demote
