@@ -442,7 +442,7 @@ def add_questions(session: Session, actor: Actor, entry_id: str, expected_versio
     """Add question variants per locale to the working copy (a new locale starts without an answer)."""
     row = _lock_entry(session, entry_id)
     _check_version(row, expected_version)
-    locs = {loc: LocaleContent(c.answer, list(c.questions)) for loc, c in _locales(row).items()}
+    locs = {loc: LocaleContent(c.answer, list(c.questions), c.title) for loc, c in _locales(row).items()}
     for loc, qs in questions.items():
         target = locs.setdefault(loc, LocaleContent(answer="", questions=[]))
         target.questions = C.clean_questions([*target.questions, *qs])
@@ -537,7 +537,8 @@ def seed_from_files(session: Session, settings: Settings) -> int:
     for entry in sorted(kb.entries.values(), key=lambda e: e.id):
         if session.get(KbEntry, entry.id) is not None:
             continue
-        locs = {loc: LocaleContent(c.answer, C.clean_questions(c.questions)) for loc, c in entry.locales.items()}
+        locs = {loc: LocaleContent(c.answer, C.clean_questions(c.questions), c.title)
+                for loc, c in entry.locales.items()}
         row = KbEntry(id=entry.id, version=1, published=None, published_revision=0, deleted=False, created_at=now,
                       created_by=actor.username, updated_at=now, updated_by=actor.username)
         _set_content(row, entry.topic or "general", locs)

@@ -7,6 +7,7 @@
   const PAGES = [                              // the header's links; `roles`: who may use that page
     { href: "/console", label: "Console", roles: ["agent", "admin"] },
     { href: "/editor", label: "Editor", roles: ["editor", "admin"] },
+    { href: "/reports", label: "Reports", roles: ["admin"] },
     { href: "/users", label: "Users", roles: ["admin"] },
   ];
 

@@ -81,7 +81,7 @@
   // ---------------------------------------------------------------- the edit form
   function cloneLocales(l) {
     const out = {};
-    for (const [k, v] of Object.entries(l || {})) out[k] = { answer: v.answer || "", questions: (v.questions || []).slice() };
+    for (const [k, v] of Object.entries(l || {})) out[k] = { title: v.title || "", answer: v.answer || "", questions: (v.questions || []).slice() };
     return out;
   }
   function fillForm(entry) {
@@ -117,9 +117,10 @@
     const out = {};
     document.querySelectorAll("#locale-panels .locale-panel").forEach((panel) => {
       const loc = panel.dataset.locale;
+      const title = panel.querySelector("input.title").value.trim();
       const answer = panel.querySelector("textarea.answer").value.trim();
       const questions = panel.querySelector("textarea.questions").value.split("\n").map((q) => q.trim()).filter(Boolean);
-      out[loc] = { answer, questions };
+      out[loc] = { title, answer, questions };
     });
     return out;
   }
@@ -152,7 +153,12 @@
         const now = readLocales(); delete now[loc];
         renderLocales(now, Object.keys(now)[0]);
       });
-      panel.append(aLabel, answer, qLabel, questions, remove);
+      // The question shoppers see in suggestions; empty: the best-written question below.
+      const tLabel = h("label", "lbl", "Question shown to shoppers (empty: the best-written question)");
+      tLabel.htmlFor = "title-" + loc;
+      const title = h("input", "title"); title.id = "title-" + loc; title.maxLength = 300;
+      title.lang = loc; title.dir = dir; title.value = locs[loc].title || "";
+      panel.append(tLabel, title, aLabel, answer, qLabel, questions, remove);
       panels.append(panel);
     }
     const add = $("add-locale");
@@ -198,10 +204,18 @@
     $("entry-id").focus();
   });
 
+  // The knowledge-base lint's findings for what was just saved or imported (bot/knowledge/lint.py).
+  function renderWarnings(warnings, list) {
+    if (!warnings || !warnings.length) return;
+    list.append(h("li", "strong", "Warnings:"));
+    for (const w of warnings) list.append(h("li", "warning", (w.line ? `Line ${w.line}: ` : "") + `${w.entry_id}/${w.locale}: ${w.message}`));
+    list.hidden = false;
+  }
   function afterChange(r, message) {
     if (r.ok) {
       setCurrent(r.data);
       fillForm(r.data);
+      renderWarnings(r.data.warnings, $("problems"));
       toast(message, "ok");
       loadList(); loadStatus();
       return true;
@@ -510,6 +524,7 @@
     if (r.ok) {
       const s = r.data;
       result.textContent = `Imported: ${s.created.length} new, ${s.updated.length} updated, ${s.unchanged.length} unchanged, ${s.published.length} published.`;
+      renderWarnings(s.warnings, errs);
       loadList(); loadStatus();
       return;
     }
