@@ -91,11 +91,12 @@
     form.addEventListener("submit", (e) => { e.preventDefault(); signIn(submit, err); });
     view.append(form);
   }
+  // The login card says "Borderless"; the header, where space is short, lets the logo say it (title only).
   function brand(title) {
     const b = h("div", "brand");
-    const logo = h("span", "logo", "B"); logo.setAttribute("aria-hidden", "true");
-    b.append(logo, document.createTextNode(" Borderless"));
-    if (title) b.append(h("span", "sep", "/"), h("span", "muted", title));
+    const logo = h("span", "logo", "B"); logo.title = "Borderless"; logo.setAttribute("aria-hidden", "true");
+    b.append(logo);
+    if (title) b.append(h("span", null, title)); else b.append(document.createTextNode(" Borderless"));
     return b;
   }
   async function signIn(btn, err) {
