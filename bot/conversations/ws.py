@@ -28,7 +28,6 @@ from bot.conversations.texts import ui_bundle
 from bot.db.types import new_id
 from bot.realtime.pubsub import SubscriberOverflow, Subscription
 from bot.settings import Settings
-from bot.translation.chat import TRANSLATED_ROLES
 from bot.web.unicode import has_lone_surrogate
 
 log = logging.getLogger(__name__)
@@ -351,7 +350,7 @@ class AgentSocket(_Socket):
             self._queue_dirty.set()
             return
         message = frame.get("message") if frame.get("type") == "message" else None
-        if isinstance(message, dict) and message.get("role") in TRANSLATED_ROLES:
+        if isinstance(message, dict) and message.get("role") in self.runtime.translation.roles:
             # A copy per socket (the envelope is shared); checked and translated in a thread (listing pairs may
             # load a translator), bounded by the translation time limit.
             message = dict(message)

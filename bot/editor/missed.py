@@ -1,7 +1,7 @@
 """Missed questions: recording what the bot did not answer well, and grouping similar ones across languages.
 
-Recording runs inside the chat's own transaction (``record_bot_decision`` from ``ChatService.record_decision``,
-``record_bad_rating`` from ``ChatService.set_rating``) in a savepoint, so a failure here never breaks a chat.
+Recording listens to the chat's domain events (``bot.editor.listeners``: the bot decided, the shopper rated),
+after the chat's transaction committed and in a savepoint of its own, so a failure here never breaks a chat.
 Grouping embeds the open questions with the answer engine's (multilingual) embedder and clusters them by
 cosine similarity, so "where is my parcel", "¿dónde está mi paquete?" and "où est mon colis" form one group.
 """
@@ -22,7 +22,7 @@ from bot.conversations.models import Message
 from bot.db.types import iso
 from bot.editor.content import fold
 from bot.editor.models import MissedQuestion
-from bot.nlu.base import Decision
+from bot.events import BotDecided
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +66,12 @@ def record_missed(
         return False
 
 
-def record_bot_decision(session: Session, conversation_id: str, reply_to: str, decision: Decision) -> None:
-    """Chat hook after the bot's reply is stored: a clarify or a low-confidence handoff is a missed question."""
+def record_bot_decision(session: Session, decision: BotDecided) -> None:
+    """After the bot's reply is stored: a clarify or a low-confidence handoff is a missed question."""
+    conversation_id, reply_to = decision.conversation_id, decision.reply_to
     if decision.action == "clarify":
         reason = "clarify"
-        faq_id = decision.suggestions[0].faq_id if decision.suggestions else None
+        faq_id = decision.suggested_faq_ids[0] if decision.suggested_faq_ids else None
     elif decision.action == "handoff" and decision.reason == "low_confidence":
         reason, faq_id = "low_confidence", None
     else:
