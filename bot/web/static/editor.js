@@ -204,7 +204,7 @@
     $("entry-id").focus();
   });
 
-  // The knowledge-base lint's findings for what was just saved or imported (bot/knowledge/lint.py).
+  // The knowledge-base lint's findings for what was just saved or imported (bot/nlu/lint.py).
   function renderWarnings(warnings, list) {
     if (!warnings || !warnings.length) return;
     list.append(h("li", "strong", "Warnings:"));
