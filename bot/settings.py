@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     shopper_rate_per_minute: int = Field(30, description="Shopper messages per socket per minute (rate_limited).")
     redis_url: str | None = Field(None, description="Redis URL; None means one process without Redis.")
     pubsub_url: str = Field("memory://", description="Realtime relay: memory:// (one process); see docs/realtime.md.")
+    widget_popular: str = Field(
+        "", description="FAQ ids the widget offers on open (up to 4): 'a,b,c' for every store or 'demo=a,b;shop2=c'; "
+        "empty: order-tracking, shipping-times, return-policy, payment-methods.")
     redis_url: str | None = Field(
         None, description="redis://... shared by every server process (login throttle, rate limits); None: one process."
     )

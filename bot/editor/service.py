@@ -24,7 +24,14 @@ from sqlalchemy.orm import Session
 
 from bot.db.types import iso, utcnow
 from bot.editor import content as C
-from bot.editor.missed import GROUP_THRESHOLD, MAX_OPEN_FOR_GROUPING, MissedGroup, agent_answers_for, cluster
+from bot.editor.missed import (
+    GROUP_THRESHOLD,
+    MAX_OPEN_FOR_GROUPING,
+    MissedGroup,
+    agent_answers_for,
+    cluster,
+    informativeness,
+)
 from bot.editor.models import KbEntry, KbEntryVersion, KbState, MissedQuestion
 from bot.knowledge import files
 from bot.knowledge.models import Entry, KnowledgeBase, KnowledgeBaseError, LocaleContent
@@ -630,6 +637,7 @@ def missed_groups(session: Session, embed: Any | None, search: Any | None = None
             if a is not None and a.text not in seen:
                 seen.add(a.text)
                 group.agent_answers.append(a)
+        group.agent_answers.sort(key=lambda a: -informativeness(a.text))  # the draft-worthy one first
         if search is not None and vectors is not None:
             centroid = vectors[members].mean(axis=0)
             centroid /= max(float((centroid**2).sum()) ** 0.5, 1e-12)
@@ -673,10 +681,9 @@ def missed_to_entry(session: Session, actor: Actor, missed_ids: Sequence[str], e
     questions = _questions_by_lang(rows)
     agent = agent_answers_for(session, rows)
     drafts: dict[str, str] = {}
-    for m in rows:
-        a = agent.get(m.id)
-        if a is not None and a.lang not in drafts:
-            drafts[a.lang] = a.text
+    # Per language the most informative agent reply of the group (never a greeting: agent_answers_for).
+    for a in sorted(agent.values(), key=lambda a: -informativeness(a.text)):
+        drafts.setdefault(a.lang, a.text)
     given = {k: v.strip() for k, v in (answers or {}).items() if isinstance(v, str) and v.strip()}
     locales = {
         lang: {"answer": given.get(lang) or drafts.get(lang) or "", "questions": qs}

@@ -7,7 +7,7 @@ every save and import in the editor (as ``warnings``).
 - ``not_a_question``: a question variant the intent classifier reads as a request for a person, a complaint,
   a greeting, thanks or out-of-scope. Such a variant teaches the engine to *answer* those messages with the
   entry (the contact-hours entry used to hold "ich möchte mit einem menschen sprechen"). The classifier is
-  trained without the entries it judges, so a variant cannot vouch for itself.
+  trained without the variants it judges and their translations, so a variant cannot vouch for itself.
 - ``near_duplicate``: a variant almost identical (embedding cosine) to another entry's variant: the engine
   cannot tell the two entries apart on it.
 - ``empty_answer`` / ``english_ui_path`` / ``answer_language``: a locale whose answer is empty, still shows
@@ -54,7 +54,7 @@ NOT_A_QUESTION_MIN_P: dict[str, float] = {
 TRANSLATION_COSINE = 0.8
 #: Variants of different entries at least this close (cosine of passage embeddings) are near-duplicates.
 #: Chosen on the starter base: its closest variants of different entries ("сколько идет доставка?" / "сколько
-#: стоит доставка?", time vs cost) reach 0.975; a copied or re-cased variant scores above 0.99.
+#: стоит доставка?", time vs cost) reach 0.975; a variant copied into another entry scores 1.0.
 NEAR_DUPLICATE_COSINE = 0.98
 #: The answer-language check trusts the detector only on answers this long and this sure.
 ANSWER_LANGUAGE_MIN_CHARS = 40
