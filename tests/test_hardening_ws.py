@@ -395,7 +395,7 @@ def test_users_api_rules(server: LiveServer) -> None:
     users = {u["username"]: u for u in httpx.get(f"{server.http}/api/users", headers=auth(admin)).json()}
     base = f"{server.http}/api/users"
     r = httpx.patch(f"{base}/{users['boss']['id']}", json={"active": False}, headers=auth(admin))
-    assert r.status_code == 409 and r.json()["error"]["code"] == "self_lockout"
+    assert r.status_code == 409 and r.json()["error"]["code"] == "cannot_change_self"
     r = httpx.patch(f"{base}/{users['boss']['id']}", json={"role": "agent"}, headers=auth(admin))
     assert r.status_code == 409
     assert httpx.patch(f"{base}/999999", json={"active": False}, headers=auth(admin)).status_code == 404

@@ -27,6 +27,15 @@ class UserOut(BaseModel):
     active: bool = True
 
 
+class UpdateUserRequest(BaseModel):
+    """``PATCH /api/users/{id}``: only the fields given change."""
+
+    active: bool | None = None
+    role: str | None = Field(None, pattern="^(agent|admin|editor)$")
+    languages: list[str] | None = Field(None, max_length=20)
+    name: str | None = Field(None, min_length=1, max_length=120)
+
+
 class CreateUserRequest(BaseModel):
     username: str = Field(min_length=2, max_length=64)
     password: str = Field(min_length=8, max_length=256)
@@ -35,19 +44,12 @@ class CreateUserRequest(BaseModel):
     name: str | None = Field(None, max_length=120)
 
 
-class UpdateUserRequest(BaseModel):
-    """``PATCH /api/users/{id}``: only the fields present change."""
-
-    active: bool | None = None
-    role: str | None = Field(None, pattern="^(agent|admin|editor)$")
-    languages: list[str] | None = Field(None, max_length=20)
-    name: str | None = Field(None, min_length=1, max_length=120)
-
-
-class PasswordRequest(BaseModel):
-    password: str = Field(min_length=8, max_length=256)
-
-
 class ChangePasswordRequest(BaseModel):
     current_password: str = Field(min_length=1, max_length=256)
     new_password: str = Field(min_length=8, max_length=256)
+
+
+class PasswordRequest(BaseModel):
+    """``POST /api/users/{id}/password`` (admin): the user's new password."""
+
+    password: str = Field(min_length=8, max_length=256)

@@ -30,7 +30,6 @@ from bot.conversations.ws_frames import (
 )
 from bot.conversations.ws_socket import FrameSocket
 from bot.handoff.scope import AGENT_ROLES
-from bot.translation.chat import TRANSLATED_ROLES
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +65,7 @@ class AgentSocket(FrameSocket):
             self._queue_dirty.set()
             return
         message = frame.get("message") if frame.get("type") == "message" else None
-        if isinstance(message, dict) and message.get("role") in TRANSLATED_ROLES:
+        if isinstance(message, dict) and message.get("role") in self.runtime.translation.roles:
             # A copy per socket (the envelope is shared); checked and translated in a thread (listing pairs may
             # load a translator), bounded by the translation time limit.
             message = dict(message)

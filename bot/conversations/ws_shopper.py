@@ -89,6 +89,7 @@ class ShopperSocket(FrameSocket):
             "agent_name": opened.agent_name,
             "reason": opened.reason,
             "ui": ui_bundle(opened.lang),
+            "popular": self.runtime.popular.for_store(hello.store_key, opened.lang),
             "messages": messages,
         })
         self.start(self.pump())
