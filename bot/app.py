@@ -50,7 +50,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 #: Routers of domains added later; included when the module exists.
 OPTIONAL_ROUTERS: tuple[str, ...] = ("bot.editor.routes", "bot.translation.routes", "bot.reports.routes",
                                      "bot.privacy.routes", "bot.audit.routes")
-PAGES = {"/console": "console.html", "/demo": "demo.html", "/reports": "reports.html"}
+PAGES = {"/console": "console.html", "/demo": "demo.html", "/reports": "reports.html", "/users": "users.html"}
 #: Domains that listen to the chat's domain events: each module has ``register(bus, db)``.
 LISTENERS: tuple[str, ...] = ("bot.editor.listeners", "bot.reports.listeners", "bot.audit.listeners")
 
@@ -198,6 +198,10 @@ def create_app(
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return _page("index.html" if (STATIC_DIR / "index.html").is_file() else "demo.html")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:  # pages link the SVG; this answers browsers and tools that ask by habit
+        return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
 
     for route, filename in PAGES.items():
         app.add_api_route(route, _page_endpoint(filename), include_in_schema=False, methods=["GET"])

@@ -120,7 +120,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_kb_export(args: argparse.Namespace) -> int:
     kb = files.load(_settings(args).kb_path)
-    text = files.to_csv(kb.entries.values())
+    text = files.to_csv(kb.entries.values(), with_title=True)
     if args.output == "-":
         sys.stdout.write(text)
     else:

@@ -55,11 +55,13 @@ class Settings(BaseSettings):
     human_threshold: float = Field(0.3, description="Hand off when human_request or complaint is this likely.")
     max_unresolved_turns: int = 2
     complaint_answer_threshold: float = Field(
-        1.01, description="A complaint whose best entry is this sure is answered with an offer of a person "
+        0.5, description="A complaint whose best entry is this sure is answered with an offer of a person "
         "instead of handed off (above 1 = always hand off complaints).",
     )
     language_centering: float = Field(
-        0.0, description="Subtract this share of each language's mean embedding (language-neutral vectors; 0 = off).",
+        1.0, description="For a one-language FAQ, subtract this share of each language's mean embedding so questions "
+        "in other languages find its entries (language-neutral vectors; 0 = off). Chosen on dev: it helps one-language "
+        "stores and hurts handoffs on multilingual ones, so it applies only to the former.",
     )
     multilingual_intents: bool = Field(
         False, description="Train the intent classifier on every language's examples, not only the FAQ's languages.",
@@ -117,6 +119,9 @@ class Settings(BaseSettings):
     shopper_rate_per_minute: int = Field(30, description="Shopper messages per socket per minute (rate_limited).")
     redis_url: str | None = Field(None, description="Redis URL; None means one process without Redis.")
     pubsub_url: str = Field("memory://", description="Realtime relay: memory:// (one process); see docs/realtime.md.")
+    widget_popular: str = Field(
+        "", description="FAQ ids the widget offers on open (up to 4): 'a,b,c' for every store or 'demo=a,b;shop2=c'; "
+        "empty: order-tracking, shipping-times, return-policy, payment-methods.")
     redis_url: str | None = Field(
         None, description="redis://... shared by every server process (login throttle, rate limits); None: one process."
     )

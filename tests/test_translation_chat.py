@@ -155,7 +155,7 @@ def test_portuguese_shopper_and_english_agent(live: LiveServer) -> None:
     assert [(i["id"], i["lang"], i["translated"]) for i in queue] == [(cid, "pt", True)]
     assert http.get("/api/queue", headers=yuki).json() == []
     r = http.post(f"/api/conversations/{cid}/claim", headers=yuki)
-    assert r.status_code == 403 and r.json()["detail"]["code"] == "out_of_scope", "claim rules follow the queue"
+    assert r.status_code == 403 and r.json()["error"]["code"] == "out_of_scope", "claim rules follow the queue"
     assert http.post(f"/api/conversations/{cid}/claim", headers=eva).json()["claimed"] is True
 
     # Eva reads the shopper in English; the original stays in `text`; spans pass through.

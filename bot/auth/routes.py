@@ -5,14 +5,21 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import select
 
 from bot.auth import service
 from bot.auth.deps import AdminUser, _bearer, current_user
 from bot.auth.models import User
-from bot.auth.schemas import ChangePasswordRequest, CreateUserRequest, LoginRequest, LoginResponse, UserOut
+from bot.auth.schemas import (
+    ChangePasswordRequest,
+    CreateUserRequest,
+    LoginRequest,
+    LoginResponse,
+    UpdateUserRequest,
+    UserOut,
+)
 from bot.auth.service import Principal
 from bot.db.types import utcnow
 from bot.events import Audited, emit
@@ -105,8 +112,7 @@ def list_users(request: Request, _admin: AdminUser) -> list[UserOut]:
     """Every account (admin)."""
     with request.app.state.db.session() as session:
         users = session.scalars(select(User).order_by(User.id)).all()
-        return [UserOut(id=u.id, username=u.username, name=u.name, role=u.role, languages=u.language_list)
-                for u in users]
+        return [_user_out(u) for u in users]
 
 
 @router.post("/api/users", response_model=UserOut, status_code=201)
@@ -119,8 +125,41 @@ def create_user(body: CreateUserRequest, request: Request, admin: AdminUser) -> 
             emit(session, Audited(at=utcnow(), username=admin.username, user_id=admin.id, action="user_created",
                                   subject=f"user:{user.username}",
                                   detail={"role": user.role, "languages": user.language_list}))
-            return UserOut(id=user.id, username=user.username, name=user.name, role=user.role,
-                           languages=user.language_list)
+            return _user_out(user)
     except service.AuthError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             detail={"code": "invalid_user", "message": str(exc)}) from None
+
+
+#: Database ids are 32-bit everywhere (SQLite and PostgreSQL); a larger one is a 422, not an overflow.
+UserId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+@router.patch("/api/users/{user_id}", response_model=UserOut)
+def update_user(user_id: UserId, body: UpdateUserRequest, request: Request, admin: AdminUser) -> UserOut:
+    """Change an account (admin): deactivate or reactivate it, its role, languages or name.
+
+    Deactivating ends the account's sessions at once (its tokens are deleted); admins cannot deactivate or demote
+    themselves (409 ``cannot_change_self``).
+    """
+    try:
+        with request.app.state.db.session() as session:
+            changes = body.model_dump(exclude_none=True)
+            user = service.update_user(session, user_id, admin.id, **changes)
+            if user is None:
+                raise HTTPException(status.HTTP_404_NOT_FOUND,
+                                    detail={"code": "not_found", "message": "No such user."})
+            emit(session, Audited(at=utcnow(), username=admin.username, user_id=admin.id, action="user_updated",
+                                  subject=f"user:{user.username}", detail=changes))
+            return _user_out(user)
+    except service.SelfLockout as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail={"code": "cannot_change_self", "message": str(exc)}) \
+            from None
+    except service.AuthError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            detail={"code": "bad_request", "message": str(exc)}) from None
+
+
+def _user_out(user: User) -> UserOut:
+    return UserOut(id=user.id, username=user.username, name=user.name, role=user.role,
+                   languages=user.language_list, active=user.active)

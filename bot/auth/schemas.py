@@ -24,6 +24,16 @@ class UserOut(BaseModel):
     name: str
     role: str
     languages: list[str]
+    active: bool = True
+
+
+class UpdateUserRequest(BaseModel):
+    """``PATCH /api/users/{id}``: only the fields given change."""
+
+    active: bool | None = None
+    role: str | None = Field(None, pattern="^(agent|admin|editor)$")
+    languages: list[str] | None = Field(None, max_length=20)
+    name: str | None = Field(None, min_length=1, max_length=120)
 
 
 class CreateUserRequest(BaseModel):

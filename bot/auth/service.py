@@ -138,6 +138,50 @@ def create_user(
     return user
 
 
+class SelfLockout(AuthError):
+    """An admin tried to deactivate or demote their own account (nobody could undo it from the page)."""
+
+
+def update_user(
+    session: Session,
+    user_id: int,
+    actor_id: int,
+    *,
+    active: bool | None = None,
+    role: str | None = None,
+    languages: list[str] | None = None,
+    name: str | None = None,
+) -> User | None:
+    """Change an account (admin); None when it does not exist. Deactivating ends its sessions at once.
+
+    Raises :class:`AuthError` on bad input and :class:`SelfLockout` when admins would lock themselves out.
+    """
+    user = session.get(User, user_id, with_for_update=True)
+    if user is None:
+        return None
+    if user.id == actor_id and (active is False or (role is not None and role != "admin")):
+        raise SelfLockout("you cannot deactivate or demote your own account; ask another admin")
+    if role is not None:
+        if role not in ROLES:
+            raise AuthError(f"role must be one of {', '.join(ROLES)}")
+        user.role = role
+    if languages is not None:
+        user.languages = parse_languages(languages)
+    if name is not None:
+        if not name.strip():
+            raise AuthError("name: must not be empty")
+        user.name = name.strip()[:120]
+    if active is not None:
+        user.active = active
+        if not active:
+            session.execute(delete(AuthToken).where(AuthToken.user_id == user.id))
+    session.flush()
+    log.info("account %s changed: %s", user.username,
+             {k: v for k, v in (("active", active), ("role", role), ("languages", languages), ("name", name))
+              if v is not None})
+    return user
+
+
 def check_password(password: str, username: str = "", name: str | None = None,
                    min_score: int | None = DEFAULT_MIN_SCORE) -> None:
     """Raise :class:`AuthError` if ``password`` is too weak for this account (any new or changed password)."""

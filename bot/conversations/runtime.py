@@ -14,6 +14,7 @@ from bot.conversations.engine import EngineProvider, fallback_decision
 from bot.conversations.errors import NotFound
 from bot.conversations.events import Outbox, conversation_channel
 from bot.conversations.service import ChatService, HandoffQueue
+from bot.conversations.welcome import PopularQuestions
 from bot.db.session import Database
 from bot.nlu.base import Decision
 from bot.realtime.pubsub import PubSub
@@ -41,6 +42,7 @@ class ChatRuntime:
         #: The handoff domain's service (``bot.handoff.service.HandoffService``).
         self.handoff = handoff
         self.chat = ChatService(db, settings, resolve_secret_key(settings), handoff, translation, redact)
+        self.popular = PopularQuestions(settings.widget_popular, settings.kb_path, engine.knowledge)
         self._locks: dict[str, list[Any]] = {}  # id -> [lock, users]
         self._tasks: set[asyncio.Task[None]] = set()
 

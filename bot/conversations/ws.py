@@ -272,6 +272,7 @@ class ShopperSocket(_Socket):
             "agent_name": opened.agent_name,
             "reason": opened.reason,
             "ui": ui_bundle(opened.lang),
+            "popular": self.runtime.popular.for_store(hello.get("store_key"), opened.lang),
             "messages": messages,
         })
         self.start(self.pump())

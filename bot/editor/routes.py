@@ -37,6 +37,7 @@ from bot.editor.schemas import (
 )
 from bot.events import Audited, emit
 from bot.nlu.index import aggregate
+from bot.nlu.lint import warnings_for
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["editor"])
@@ -115,14 +116,19 @@ def _audited(user: Principal, action: str, op: Callable[..., KbEntry]) -> Callab
     return run
 
 
-def _change(live: KnowledgeLive, op: Callable[..., KbEntry], *args: Any, status_code: int = 200) -> JSONResponse:
-    """Run one entry operation in a transaction; after the commit, update the engine and pre-embed the text."""
+def _change(live: KnowledgeLive, op: Callable[..., KbEntry], *args: Any, status_code: int = 200,
+            lint: bool = False) -> JSONResponse:
+    """Run one entry operation in a transaction; after the commit, update the engine and pre-embed the text.
+    ``lint``: add the knowledge-base lint's ``warnings`` for the saved working copy (see bot/nlu/lint.py)."""
     with _errors(), live.db.session() as session:
         row = op(session, *args)
         body = service.entry_json(row)
         texts = _texts(row)
+        saved = C.to_entry(row.id, row.topic, C.locales_from_json(row.content)) if lint else None
     live.sync()
     live.prewarm(texts)
+    if saved is not None:
+        body["warnings"] = warnings_for([saved], live.engine)
     return _entry_response(body, status_code)
 
 
@@ -163,7 +169,7 @@ def list_entries(
 def create_entry(body: EntryCreate, live: Live, user: Editor) -> JSONResponse:
     """A new draft entry (not visible to shoppers until published)."""
     return _change(live, service.create_entry, _actor(user), body.id, body.topic,
-                   {k: v.model_dump() for k, v in body.locales.items()}, status_code=201)
+                   {k: v.model_dump() for k, v in body.locales.items()}, status_code=201, lint=True)
 
 
 @router.get("/api/editor/entries/{entry_id}")
@@ -178,7 +184,7 @@ def update_entry(entry_id: EntryId, body: EntryUpdate, live: Live, user: Editor,
                  ) -> JSONResponse:
     """Replace the working copy (topic and every locale). Shoppers see it once it is published."""
     return _change(live, service.update_entry, _actor(user), entry_id, _version(if_match, body.version), body.topic,
-                   {k: v.model_dump() for k, v in body.locales.items()})
+                   {k: v.model_dump() for k, v in body.locales.items()}, lint=True)
 
 
 @router.delete("/api/editor/entries/{entry_id}")
@@ -266,6 +272,11 @@ async def import_entries(
                                       subject=f"{len(entries)} entries", detail={"format": fmt, "publish": publish}))
         live.sync()
         live.prewarm([q for e in entries for c in e.locales.values() for q in c.questions])
+        lines = {(e.id, loc): e.lines.get(loc, e.line) for e in entries for loc in e.locales}
+        summary["warnings"] = [
+            {**w, "line": lines.get((w["entry_id"], w["locale"]))}
+            for w in warnings_for([C.to_entry(e.id, e.topic or "general", e.locales) for e in entries], live.engine)
+        ]
         return summary
 
     return await run_in_threadpool(run)

@@ -263,8 +263,9 @@ class HandoffService:
             conv.state, conv.updated_at = "closed", utcnow()
             emit(session, Resolved(conversation_id=conv.id, at=conv.updated_at, lang=conv.lang,
                                    store_key=conv.store_key, agent_id=holders[0] if holders else user.id))
-            for key in ("conversation_resolved", "rating_prompt"):
-                _notice(session, conv, key, outbox)
+            # One notice only: the widget asks for the rating itself (a card, on the "closed" state); a stored
+            # "rating_prompt" message as well showed shoppers the same question twice.
+            _notice(session, conv, "conversation_resolved", outbox)
             _unheld(conv, holders, outbox)
         log.info("agent %s resolved conversation %s", user.username, conversation_id)
         return outbox

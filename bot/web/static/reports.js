@@ -10,7 +10,7 @@
     if (cls) node.className = cls;
     return node;
   };
-  const SESSION = "borderless.agent";   // the console's sign-in: one login serves both pages
+  const SESSION = "borderless.auth";    // common.js's sign-in (console, editor, users): one login serves all
   const DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
   const pct = (v) => (v == null ? "–" : Math.round(v * 1000) / 10 + "%");
   const secs = (v) => (v == null ? "–" : v < 90 ? Math.round(v) + " s" : v < 5400 ? Math.round(v / 60) + " min"

@@ -2,7 +2,7 @@
 tombstones.
 
 Revision ID: 0009_reports_privacy
-Revises: 0010_translation
+Revises: 0002_knowledge
 Create Date: 2026-12-01 02:40:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0009_reports_privacy'
-down_revision: str | None = '0010_translation'
+down_revision: str | None = '0002_knowledge'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
