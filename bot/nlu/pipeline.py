@@ -250,7 +250,7 @@ class AnswerEngine:
     @staticmethod
     def _question_in(kb: KnowledgeBase, entry: EntryScore, lang: str) -> str:
         content = kb.entries[entry.faq_id].locales.get(lang)
-        return content.questions[0] if content else entry.best.question
+        return content.display_title() if content else entry.best.question
 
 
 #: Sentence ends: Latin and other punctuation followed by a space, CJK full stops (no space), line breaks.
