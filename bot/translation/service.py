@@ -92,7 +92,9 @@ class TranslationService:
         self.glossary = compile_glossary(glossary.split(","))
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str, str, str, str], str] = OrderedDict()
-        self._lock = threading.Lock()
+        # Re-entrant: a translation that finishes at once runs its done-callback (which caches) in the submitting
+        # thread, inside the lock.
+        self._lock = threading.RLock()
         self._pairs: dict[tuple[str, str], Pair] | None = None
         self._inflight: dict[tuple[str, Pair], Future[str]] = {}
         # Translations run here so a slow one can be abandoned after ``timeout`` (the thread finishes on its own).
