@@ -90,7 +90,6 @@ class Settings(BaseSettings):
     ws_protocol_max_bytes: int = Field(1_048_576, description="Frames above this are refused by the server (1009).")
     ws_hello_timeout: float = Field(15.0, description="Seconds a socket may stay open without sending hello.")
     shopper_rate_per_minute: int = Field(30, description="Shopper messages per socket per minute (rate_limited).")
-    redis_url: str | None = Field(None, description="Redis URL; None means one process without Redis.")
     pubsub_url: str = Field("memory://", description="Realtime relay: memory:// (one process); see docs/realtime.md.")
     redis_url: str | None = Field(
         None, description="redis://... shared by every server process (login throttle, rate limits); None: one process."
