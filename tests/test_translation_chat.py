@@ -181,6 +181,10 @@ def test_portuguese_shopper_and_english_agent(live: LiveServer) -> None:
 
     # Back-translation preview, then the reply in English reaches the shopper in Portuguese, marked translated.
     draft = f"Your order {ORDER} ships today. Track it at {URL}. The refund is {PRICE}."
+    r = http.post(f"/api/conversations/{cid}/translation-preview", headers=yuki, json={"text": draft})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "out_of_scope"
+    r = http.post(f"/api/conversations/{cid}/messages", headers=yuki, json={"text": draft, "translate": True})
+    assert r.status_code == 409, "only the holder replies, translated or not"
     preview = http.post(f"/api/conversations/{cid}/translation-preview", headers=eva, json={"text": draft}).json()
     assert preview["translation"]["lang"] == "pt" and preview["back_translation"]["lang"] == "en"
     for span in (ORDER, URL, PRICE):

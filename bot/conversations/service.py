@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from bot.auth.models import User
 from bot.auth.service import Principal
-from bot.conversations.errors import Invalid
+from bot.conversations.errors import Forbidden, Invalid
 from bot.conversations.events import Outbox, agent_message, note_json, public_message
 from bot.conversations.models import Conversation, Message, Note
 from bot.conversations.store import append_message, find_by_client_id, get_conversation, lock_conversation, lock_held
@@ -29,6 +29,7 @@ from bot.db.session import Database
 from bot.db.types import iso, new_id, utcnow
 from bot.editor.missed import record_bad_rating, record_bot_decision
 from bot.handoff.models import Handoff
+from bot.handoff.scope import serves
 from bot.handoff.service import AVAILABILITY_CODES, HandoffService, open_handoff, state_frame
 from bot.nlu.base import SUPPORTED_LOCALES, ConversationContext, Decision, Turn
 from bot.settings import Settings
@@ -286,8 +287,11 @@ class ChatService:
                     if existing is not None:
                         return Stored(agent_message(existing), created=False, message_id=existing.id)
             with self.db.read() as session:
-                shopper_lang = get_conversation(session, conversation_id).lang
-            reply = self.translation.reply(text, user, shopper_lang)
+                conv = get_conversation(session, conversation_id)
+                holds = conv.state == "agent" and (conv.agent_id == user.id or user.role == "admin")
+                shopper_lang = conv.lang
+            # Only for the holder (anyone else gets lock_held's Conflict below, with nothing translated).
+            reply = self.translation.reply(text, user, shopper_lang) if holds else None
         with self.db.session() as session:
             if cid is not None:
                 existing = find_by_client_id(session, conversation_id, cid)
@@ -316,6 +320,8 @@ class ChatService:
         text = self.check_text(text)
         with self.db.read() as session:
             shopper_lang = get_conversation(session, conversation_id).lang
+        if not serves(user, shopper_lang, self.translation.service):
+            raise Forbidden("out_of_scope", f"you do not serve conversations in {shopper_lang!r}")
         return self.translation.preview(text, user, shopper_lang)
 
     def add_note(self, conversation_id: str, user: Principal, text: object) -> tuple[dict[str, Any], Outbox]:
