@@ -18,10 +18,12 @@ $(BIN)/borderless: pyproject.toml
 
 install: $(BIN)/borderless
 
-# Chromium drives the browser tests; PostgreSQL runs the database tests beside SQLite.
+# Chromium drives the browser tests; PostgreSQL runs the database tests beside SQLite; redis-server the
+# shared login-throttle test.
 system-deps:
-	@if ! command -v chromium >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium postgresql >/dev/null; fi
+	@if ! command -v chromium >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	    || ! command -v redis-server >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium postgresql redis-server >/dev/null; fi
 
 run: install
 	$(BIN)/borderless serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) --demo

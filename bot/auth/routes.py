@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.auth import service
 from bot.auth.deps import AdminUser, _bearer, current_user
 from bot.auth.models import User
-from bot.auth.schemas import CreateUserRequest, LoginRequest, LoginResponse, UserOut
+from bot.auth.schemas import ChangePasswordRequest, CreateUserRequest, LoginRequest, LoginResponse, UserOut
 from bot.auth.service import Principal
 from bot.web.clients import client_address
 
@@ -55,6 +55,32 @@ def logout(
     assert credentials is not None  # current_user passed
     with request.app.state.db.session() as session:
         service.revoke_token(session, credentials.credentials)
+
+
+@router.post("/api/auth/password", status_code=204)
+def change_password(body: ChangePasswordRequest, request: Request,
+                    user: Annotated[Principal, Depends(current_user)]) -> None:
+    """Change your own password (strength checked like a new account's); every session of yours ends, this one
+    included: log in again. A wrong current password counts as a failed login."""
+    throttle: service.LoginThrottle = request.app.state.login_throttle
+    address = client_address(request)
+    if throttle.blocked(user.username, address):
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                            detail={"code": "rate_limited", "message": "Too many failed attempts; wait a few minutes."},
+                            headers={"Retry-After": str(throttle.retry_after(user.username, address))})
+    with request.app.state.db.session() as session:
+        account = service.authenticate(session, user.username, body.current_password)
+        if account is None:
+            throttle.failed(user.username, address)
+            # 403, not 401: the session is fine, the proof is not (clients log out on 401).
+            raise HTTPException(status.HTTP_403_FORBIDDEN,
+                                detail={"code": "wrong_password", "message": "The current password is wrong."})
+        try:
+            service.set_password(session, account, body.new_password, request.app.state.settings.password_min_score)
+        except service.AuthError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                detail={"code": "weak_password", "message": str(exc)}) from None
+    log.info("%s changed their password from %s", user.username, address)
 
 
 @router.get("/api/auth/me", response_model=UserOut)

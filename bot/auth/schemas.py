@@ -32,3 +32,8 @@ class CreateUserRequest(BaseModel):
     role: str = Field("agent", pattern="^(agent|admin|editor)$")
     languages: list[str] = Field(default_factory=list, max_length=20)
     name: str | None = Field(None, max_length=120)
+
+
+class ChangePasswordRequest(BaseModel):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=8, max_length=256)

@@ -13,7 +13,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-Action = Literal["answer", "clarify", "handoff"]
+Action = Literal["answer", "clarify", "handoff", "decline"]
 
 #: The locales the starter knowledge base and the bot's own strings cover.
 SUPPORTED_LOCALES: tuple[str, ...] = (
