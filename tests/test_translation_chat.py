@@ -329,6 +329,11 @@ def test_libretranslate_backend(server: str, tmp_path: Path) -> None:
         else:
             with pytest.raises(RuntimeError, match="HTTP 400"):
                 libre.translate("Hello", "en", "fr")
+    # The server is gone: no pairs and no translation, never an error; it is not asked again on every call.
+    down = TranslationService(LibreTranslateTranslator(url=url), timeout=5)
+    assert down.pairs() == [] and down.translate("Hello", "en", "de") is None
+    with pytest.raises(RuntimeError, match="unreachable; retrying later"):
+        down.translator.pairs()
 
 
 # --------------------------------------------------------------------------- editor: machine-translate
