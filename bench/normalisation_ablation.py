@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import REPO, markdown_table  # noqa: E402
+from bench._common import REPO, markdown_table, prefetch_embeddings  # noqa: E402
 from bench._story import in_a_story  # noqa: E402
 from bot.evaluation import Case, load_cases  # noqa: E402
 from bot.knowledge import files  # noqa: E402
@@ -103,15 +103,9 @@ def wrong(case: Case, d: Decision) -> bool:
 
 
 def decide_all(engine: AnswerEngine, texts: list[str]) -> list[Decision]:
-    """The engine's decisions for first messages, batched: embeddings in one call (and cached), no language ID."""
-    state = engine.snapshot()
-    vectors = engine.embedder.embed_passages(texts)
-    out = []
-    for text, query, intent in zip(texts, vectors, state.classifier.predict(vectors), strict=True):
-        entries = engine._rank(state, query, intent)
-        o = engine.policy.decide(intent, entries, ConversationContext(), text)
-        out.append(Decision("", intent.intent, o.action, o.faq_id, o.confidence, o.reason, ""))
-    return out
+    """The engine's decisions for first messages (embeddings batched up front)."""
+    prefetch_embeddings(engine, texts)
+    return [engine.respond(text, ConversationContext()) for text in texts]
 
 
 def run(engine: AnswerEngine, cases: list[Case]) -> list[list[object]]:

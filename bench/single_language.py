@@ -55,7 +55,7 @@ def main() -> None:
             settings = Settings()
             if base != "full":
                 csv_path = Path(tmp) / f"faq-{base}.csv"
-                csv_path.write_text(files.to_csv(one_language(starter, base)), "utf-8")
+                csv_path.write_text(files.to_csv(one_language(starter, base), with_title=True), "utf-8")
                 settings = Settings(kb_path=csv_path)
             engine = build_engine(settings)
             decisions = decide_all(engine, ((c.text, c.lang) for c in cases), desc=f"{base} base")

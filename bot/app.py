@@ -32,8 +32,14 @@ from bot.conversations.ws import router as ws_router
 from bot.db import migrate
 from bot.db.session import Database
 from bot.handoff.routes import router as queue_router
+from bot.handoff.service import HandoffService
+from bot.privacy.redact import Redactor, install_log_redaction
+from bot.privacy.retention import retention_loop
 from bot.realtime.pubsub import create_pubsub
 from bot.settings import REPO_ROOT, Settings, get_settings
+from bot.translation.chat import ChatTranslation
+from bot.translation.service import TranslationService
+from bot.web import access_log
 from bot.web.clients import ForwardedClientMiddleware
 from bot.web.errors import ERROR_RESPONSES, install_error_handlers
 from bot.web.guards import BodyLimitMiddleware, JsonUnicodeMiddleware, SecurityHeadersMiddleware
@@ -43,8 +49,23 @@ log = logging.getLogger(__name__)
 WIDGET_DIR = REPO_ROOT / "widget"
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 #: Routers of domains added later; included when the module exists.
-OPTIONAL_ROUTERS: tuple[str, ...] = ("bot.editor.routes", "bot.translation.routes")
-PAGES = {"/console": "console.html", "/demo": "demo.html"}
+OPTIONAL_ROUTERS: tuple[str, ...] = ("bot.editor.routes", "bot.translation.routes", "bot.reports.routes",
+                                     "bot.privacy.routes", "bot.audit.routes")
+PAGES = {"/console": "console.html", "/demo": "demo.html", "/reports": "reports.html", "/users": "users.html"}
+#: Domains that listen to the chat's domain events: each module has ``register(bus, db)``.
+LISTENERS: tuple[str, ...] = ("bot.editor.listeners", "bot.reports.listeners", "bot.audit.listeners")
+
+
+def register_listeners(db: Database) -> None:
+    """Subscribe every present domain's listeners to the database's event bus (app start)."""
+    for name in LISTENERS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                continue
+            raise
+        module.register(db.events, db)
 
 
 def _page(name: str) -> FileResponse:
@@ -72,6 +93,7 @@ def create_app(
     """Build the app. ``engine``: an answer engine to use (tests); otherwise built from ``settings.engine_factory``
     in the background at startup (``preload_engine``) or on the first message."""
     settings = settings or get_settings()
+    access_log.install()  # no credential in a logged URL, whoever configures logging later
     db = Database.from_settings(settings)
     if migrate_db:
         migrate.upgrade(db.engine)
@@ -79,7 +101,12 @@ def create_app(
             bootstrap(session, settings)
     bus = create_pubsub(settings.pubsub_url)
     provider = EngineProvider(settings, engine)
-    runtime = ChatRuntime(settings, db, bus, provider)
+    redactor = Redactor.from_settings(settings.redact_patterns, settings.redact_allow)
+    install_log_redaction(redactor)
+    translator = TranslationService.from_settings(settings)
+    runtime = ChatRuntime(settings, db, bus, provider, HandoffService(db, settings, translator), translator,
+                          ChatTranslation(translator, settings.default_locale), redactor.redact)
+    register_listeners(db)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -91,9 +118,13 @@ def create_app(
         if preload_engine and engine is None:
             preload = asyncio.create_task(provider.get())
             preload.add_done_callback(lambda t: t.cancelled() or t.exception())  # logged by the provider
+        retention = (asyncio.create_task(retention_loop(db, settings))
+                     if settings.retention_days or settings.retention_bot_only_days else None)
         try:
             yield
         finally:
+            if retention is not None:
+                retention.cancel()
             if preload is not None and not preload.done():
                 preload.cancel()
             await runtime.drain()
@@ -169,6 +200,10 @@ def create_app(
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return _page("index.html" if (STATIC_DIR / "index.html").is_file() else "demo.html")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:  # pages link the SVG; this answers browsers and tools that ask by habit
+        return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
 
     for route, filename in PAGES.items():
         app.add_api_route(route, _page_endpoint(filename), include_in_schema=False, methods=["GET"])

@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.auth.cli import add_create_user_parser
 from bot.knowledge import KnowledgeBaseError, files
+from bot.privacy.cli import add_purge_parser
 from bot.serve import add_serve_parser
 from bot.settings import Settings
 from bot.translation.cli import add_translate_parser
@@ -119,7 +120,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_kb_export(args: argparse.Namespace) -> int:
     kb = files.load(_settings(args).kb_path)
-    text = files.to_csv(kb.entries.values())
+    text = files.to_csv(kb.entries.values(), with_title=True)
     if args.output == "-":
         sys.stdout.write(text)
     else:
@@ -137,7 +138,7 @@ def cmd_kb_import(args: argparse.Namespace) -> int:
 
 
 def cmd_kb_lint(args: argparse.Namespace) -> int:
-    from bot.knowledge.lint import EngineTools, lint, with_lines
+    from bot.nlu.lint import EngineTools, lint, with_lines
 
     settings = _settings(args)
     kb = files.load(settings.kb_path)
@@ -194,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_serve_parser(sub)
     add_create_user_parser(sub)
+    add_purge_parser(sub)
     add_translate_parser(sub)
     return parser
 

@@ -55,11 +55,13 @@ class Settings(BaseSettings):
     human_threshold: float = Field(0.3, description="Hand off when human_request or complaint is this likely.")
     max_unresolved_turns: int = 2
     complaint_answer_threshold: float = Field(
-        1.01, description="A complaint whose best entry is this sure is answered with an offer of a person "
+        0.5, description="A complaint whose best entry is this sure is answered with an offer of a person "
         "instead of handed off (above 1 = always hand off complaints).",
     )
     language_centering: float = Field(
-        0.0, description="Subtract this share of each language's mean embedding (language-neutral vectors; 0 = off).",
+        1.0, description="For a one-language FAQ, subtract this share of each language's mean embedding so questions "
+        "in other languages find its entries (language-neutral vectors; 0 = off). Chosen on dev: it helps one-language "
+        "stores and hurts handoffs on multilingual ones, so it applies only to the former.",
     )
     multilingual_intents: bool = Field(
         False, description="Train the intent classifier on every language's examples, not only the FAQ's languages.",
@@ -114,8 +116,21 @@ class Settings(BaseSettings):
     ws_max_frame_bytes: int = Field(16_384, description="Larger websocket frames get a too_large error frame.")
     ws_protocol_max_bytes: int = Field(1_048_576, description="Frames above this are refused by the server (1009).")
     ws_hello_timeout: float = Field(15.0, description="Seconds a socket may stay open without sending hello.")
-    shopper_rate_per_minute: int = Field(30, description="Shopper messages per socket per minute (rate_limited).")
+    ws_auth_check_seconds: float = Field(
+        2.0, description="How often an agent socket re-checks its login: logout, deactivation and role or language "
+        "changes close it within this time (also across processes: the check reads the database)."
+    )
+    # Socket rate limits (the `limits` library; counted in Redis when redis_url is set, else in this process)
+    shopper_rate_per_minute: int = Field(30, description="Shopper messages per conversation per minute, all of its "
+                                         "sockets together (rate_limited).")
+    address_rate_per_minute: int = Field(120, description="Shopper messages per client address per minute.")
+    address_conversations_per_minute: int = Field(30, description="New conversations per client address per minute.")
+    address_max_sockets: int = Field(20, description="Open shopper sockets per client address (per process).")
+    email_rate_per_minute: int = Field(5, description="email frames per conversation per minute.")
     pubsub_url: str = Field("memory://", description="Realtime relay: memory:// (one process); see docs/realtime.md.")
+    widget_popular: str = Field(
+        "", description="FAQ ids the widget offers on open (up to 4): 'a,b,c' for every store or 'demo=a,b;shop2=c'; "
+        "empty: order-tracking, shipping-times, return-policy, payment-methods.")
     redis_url: str | None = Field(
         None, description="redis://... shared by every server process (login throttle, rate limits); None: one process."
     )
@@ -147,6 +162,21 @@ class Settings(BaseSettings):
         for item in value:
             ipaddress.ip_network(item, strict=False)  # ValueError names the bad item
         return value
+
+    # Privacy (docs/privacy.md)
+    redact_patterns: list[str] = Field(
+        default_factory=list, description="Extra regexes masked to their last 4 characters before anything is "
+        "stored (JSON list), on top of card numbers and IBANs.",
+    )
+    redact_allow: list[str] | None = Field(
+        None, description="Regexes never masked (JSON list); default: order numbers ('order 1234...', '#1234...').",
+    )
+    retention_days: int = Field(0, ge=0, description="Delete closed conversations this many days after their last "
+                                                     "activity; 0 keeps them.")
+    retention_bot_only_days: int = Field(0, ge=0, description="Delete conversations never handed off this many "
+                                                              "days after their last activity; 0 keeps them.")
+    retention_interval_minutes: int = Field(60, ge=1, description="How often the server applies retention.")
+    purge_batch_size: int = Field(500, ge=1, le=10_000, description="Conversations deleted per transaction.")
 
 
 @lru_cache(maxsize=1)

@@ -278,7 +278,7 @@ def test_import_applies_everything_or_nothing_and_export_round_trips(client: Tes
     again = client.post("/api/editor/import?format=json", headers=ed, content=exported.content)
     assert again.status_code == 200 and again.json()["updated"] == [] and again.json()["created"] == []
     csv_export = client.get("/api/editor/export?format=csv&which=published", headers=ed).text
-    assert csv_export.splitlines()[0] == "id,locale,question,answer,topic"
+    assert csv_export.splitlines()[0] == "id,locale,question,answer,topic,title"
     again_csv = client.post("/api/editor/import?format=csv", headers=ed, content=csv_export.encode())
     assert again_csv.status_code == 200 and again_csv.json()["updated"] == []
 

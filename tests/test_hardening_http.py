@@ -204,7 +204,7 @@ def test_login_throttle_answers_429_in_the_format(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------- 8. CSP, framing
 def test_credential_pages_send_csp_without_inline_script(server: LiveServer) -> None:
-    for path in ("/console", "/editor"):
+    for path in ("/console", "/editor", "/users", "/reports"):
         r = httpx.get(f"{server.http}{path}", timeout=10)
         assert r.status_code == 200
         csp = r.headers["content-security-policy"]
@@ -417,7 +417,17 @@ def test_pages_work_under_their_csp_refuse_framing_and_the_widget_embeds(server:
             page.add_init_script("window.__csp = []; document.addEventListener('securitypolicyviolation',"
                                  " (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));")
             sign_in(page, f"{server.http}/console", "ana2", PASSWORD, "Ana")
-            page.locator("#queue").wait_for(state="attached")
+            page.locator("#live-dot.on").wait_for()  # the agent socket connected under connect-src 'self'
+            # The console's whole loop under its CSP: a handoff shows up, is claimed, is answered.
+            shopper = Shopper(server.ws)
+            try:
+                shopper.say("I want a human, csp check")
+                page.locator(f'#queue li[data-id="{shopper.conversation_id}"] button.claim').click()
+                page.locator("#compose-text").fill("Hello from the console")
+                page.locator("#compose-text").press("Enter")
+                assert shopper.message_from("agent")["text"] == "Hello from the console"
+            finally:
+                shopper.close()
             assert page.evaluate("window.__csp") == []
             sign_in(page, f"{server.http}/editor", "editor", "borderless-demo", "Eddie")
             assert page.evaluate("window.__csp") == []

@@ -95,9 +95,13 @@ class EngineProvider:
         async with self._slots:
             return await run_in_threadpool(engine.respond, text, context)
 
+    def knowledge(self) -> Any:
+        """The knowledge base the engine answers from now (None before it is built or for engines without one)."""
+        return getattr(self._engine, "kb", None)
+
     def topic_for(self, decision: Decision) -> str | None:
         """The knowledge base topic the shopper was asking about, else the intent."""
-        kb = getattr(self._engine, "kb", None)
+        kb = self.knowledge()
         faq_id = decision.faq_id
         # A handoff for an intent (asked for a person, complaint, off-topic) says nothing about an FAQ topic:
         # its nearest entry is noise. Low-confidence handoffs and clarifies keep their best guess.

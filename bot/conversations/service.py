@@ -11,35 +11,61 @@ import hmac
 import logging
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.auth.models import User
 from bot.auth.service import Principal
-from bot.conversations.errors import Forbidden, Invalid
-from bot.conversations.events import Outbox, agent_message, note_json, public_message
+from bot.conversations.errors import Conflict, Forbidden, Invalid
+from bot.conversations.events import Outbox, agent_message, note_json, public_message, state_frame
 from bot.conversations.models import Conversation, Message, Note
 from bot.conversations.store import append_message, find_by_client_id, get_conversation, lock_conversation, lock_held
 from bot.conversations.texts import normalize_lang, ui_text
 from bot.db.session import Database
 from bot.db.types import iso, new_id, utcnow
-from bot.editor.missed import record_bad_rating, record_bot_decision
-from bot.handoff.models import Handoff
+from bot.events import AgentReplied, BotDecided, ConversationStarted, EmailLeft, Rated, Reopened, emit
 from bot.handoff.scope import serves
-from bot.handoff.service import AVAILABILITY_CODES, HandoffService, open_handoff, state_frame
 from bot.nlu.base import SUPPORTED_LOCALES, ConversationContext, Decision, Turn
 from bot.settings import Settings
-from bot.translation.chat import ChatTranslation
+
+if TYPE_CHECKING:  # injected by bot.app: translation builds on handoff, which builds on conversations
+    from bot.translation.chat import ChatTranslation
 
 log = logging.getLogger(__name__)
 
 EMAIL_PATTERN = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']{1,189}\.[^@\s<>\"'.]{2,}$")
 CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 WELCOME_HISTORY_LIMIT = 500
+
+
+def client_id_taken() -> Conflict:
+    """A client id names one author's message; someone else reusing it gets this (409 / ``bad_request``)."""
+    return Conflict("client_id_taken", "this client_id belongs to another author's message")
+
+
+class HandoffQueue(Protocol):
+    """What the chat needs from the handoff domain (``bot.handoff.service.HandoffService``), injected so that
+    conversations never import handoff (handoff builds on conversations, not the other way round)."""
+
+    def enqueue(self, session: Session, conv: Conversation, reason: str, topic: str | None,
+                outbox: Outbox) -> None: ...
+
+    def queued_reason(self, session: Session, conv: Conversation) -> str | None: ...
+
+    def history(self, session: Session, conversation_id: str) -> list[dict[str, Any]]: ...
+
+    def check_scope(self, conv: Conversation, user: Principal) -> None:
+        """Raise ``Forbidden`` unless ``user`` serves the conversation's language or holds it."""
+        ...
+
+    def visible_languages(self, user: Principal) -> list[str] | None:
+        """The conversation languages ``user`` may see; None: every language."""
+        ...
 
 
 @dataclass
@@ -76,13 +102,15 @@ def check_client_id(client_id: object) -> str:
 class ChatService:
     """Conversations over one database; ``secret`` keys the conversation token hashes."""
 
-    def __init__(self, db: Database, settings: Settings, secret: bytes, handoff: HandoffService,
-                 translation: ChatTranslation | None = None) -> None:
+    def __init__(self, db: Database, settings: Settings, secret: bytes, handoff: HandoffQueue,
+                 translation: ChatTranslation, redact: Callable[[str], str] | None = None) -> None:
         self.db = db
         self.settings = settings
         self.secret = secret
         self.handoff = handoff
-        self.translation = translation or ChatTranslation(None, settings.default_locale)
+        self.translation = translation
+        #: Masks card numbers, IBANs... (``bot.privacy.redact``) in every text before it is stored.
+        self.redact = redact or (lambda text: text)
         self.store_keys = frozenset(k.strip() for k in settings.store_keys.split(",") if k.strip())
 
     # ------------------------------------------------------------------ tokens
@@ -93,10 +121,12 @@ class ChatService:
         if not isinstance(text, str) or not text.strip():
             raise Invalid("empty", "text must be a non-empty string")
         text = text.strip()
+        if "\x00" in text:  # PostgreSQL refuses NUL in text: say so instead of failing on commit
+            raise Invalid("bad_text", "text must not contain NUL characters")
         if len(text) > self.settings.max_message_chars:
             raise Invalid("text_too_long", f"text is {len(text)} characters; the limit is "
                                             f"{self.settings.max_message_chars}")
-        return text
+        return self.redact(text)
 
     # ------------------------------------------------------------------ shopper side
     def open(self, store_key: object, conversation_id: object, token: object, locale: object) -> Opened | None:
@@ -124,6 +154,7 @@ class ChatService:
                                 lang=lang, locale_hint=(locale[:35] if isinstance(locale, str) else None),
                                 created_at=now, updated_at=now)
             session.add(conv)
+            emit(session, ConversationStarted(conversation_id=conv.id, at=now, lang=lang, store_key=store_key))
         log.info("conversation %s started (%s)", conv.id, lang)
         return Opened(conv.id, token, True, "bot", lang, None, None)
 
@@ -135,8 +166,7 @@ class ChatService:
     def _queued_reason(self, session: Session, conv: Conversation) -> str | None:
         if conv.state != "queued":
             return None
-        handoff = open_handoff(session, conv.id)
-        return AVAILABILITY_CODES.get(handoff.availability) if handoff is not None else None
+        return self.handoff.queued_reason(session, conv)
 
     def history(self, conversation_id: str, after_seq: int = 0) -> tuple[list[dict[str, Any]], str]:
         """Shopper-visible messages with ``seq > after_seq`` (the latest 500 at most) and the current state."""
@@ -175,12 +205,16 @@ class ChatService:
                 with self.db.session() as session:
                     existing = find_by_client_id(session, conversation_id, client_id)
                     if existing is not None:
+                        if existing.role != "shopper":
+                            raise client_id_taken()
                         return Stored(public_message(existing), created=False, message_id=existing.id)
                     conv = lock_conversation(session, conversation_id)
                     outbox = Outbox()
                     if conv.state == "closed":
                         conv.state, conv.agent_id, conv.bot_context_seq = "bot", None, conv.last_seq
                         outbox.to_shopper(conv.id, state_frame(conv))
+                        emit(session, Reopened(conversation_id=conv.id, at=utcnow(), lang=conv.lang,
+                                               store_key=conv.store_key))
                     msg = append_message(session, conv, "shopper", text, client_id=client_id, faq_id=faq)
                     session.flush()
                     public = public_message(msg)
@@ -236,7 +270,13 @@ class ChatService:
                 suggestions=[{"faq_id": s.faq_id, "question": s.question} for s in decision.suggestions],
             )
             session.flush()
-            record_bot_decision(session, conv.id, reply_to, decision)  # editor: clarify/low confidence = missed
+            # Missed questions (editor) and reports listen to this after the commit.
+            emit(session, BotDecided(
+                conversation_id=conv.id, at=msg.created_at, lang=conv.lang, store_key=conv.store_key,
+                message_id=msg.id, reply_to=reply_to, action=decision.action, reason=decision.reason,
+                intent=msg.intent, faq_id=decision.faq_id, confidence=float(decision.confidence), topic=topic,
+                suggested_faq_ids=tuple(s.faq_id for s in decision.suggestions),
+            ))
             outbox.to_shopper(conv.id, {"type": "message", "message": public_message(msg)})
             if decision.action == "handoff":
                 self.handoff.enqueue(session, conv, decision.reason, topic, outbox)
@@ -244,12 +284,14 @@ class ChatService:
 
     def set_email(self, conversation_id: str, email: object) -> Outbox:
         """Keep the shopper's email so an agent can answer later; confirms with a system message."""
-        if not isinstance(email, str) or len(email) > 254 or not EMAIL_PATTERN.match(email.strip()):
+        if (not isinstance(email, str) or len(email) > 254 or "\x00" in email
+                or not EMAIL_PATTERN.match(email.strip())):
             raise Invalid("bad_email", "that does not look like an email address")
         outbox = Outbox()
         with self.db.session() as session:
             conv = lock_conversation(session, conversation_id)
             conv.contact_email = email.strip()
+            emit(session, EmailLeft(conversation_id=conv.id, at=utcnow(), lang=conv.lang, store_key=conv.store_key))
             msg = append_message(session, conv, "system", ui_text("email_saved", conv.lang), code="email_saved")
             session.flush()
             outbox.to_shopper(conv.id, {"type": "message", "message": public_message(msg)})
@@ -267,7 +309,9 @@ class ChatService:
         with self.db.session() as session:
             conv = lock_conversation(session, conversation_id)
             conv.rating = score
-            record_bad_rating(session, conv.id, score)  # editor: answers rated <= 2 become missed questions
+            # Editor: answers rated <= 2 become missed questions; reports: CSAT.
+            emit(session, Rated(conversation_id=conv.id, at=utcnow(), lang=conv.lang, store_key=conv.store_key,
+                                agent_id=conv.agent_id, score=score))
 
     # ------------------------------------------------------------------ agent side
     def agent_reply(self, conversation_id: str, user: Principal, text: object, client_id: object = None,
@@ -296,6 +340,10 @@ class ChatService:
             if cid is not None:
                 existing = find_by_client_id(session, conversation_id, cid)
                 if existing is not None:
+                    # A client id names one author's message: a resend by that agent is idempotent, anyone
+                    # else's reuse (the shopper's id, another agent's) is a conflict, never their message back.
+                    if existing.role != "agent" or existing.author_id != user.id:
+                        raise client_id_taken()
                     return Stored(agent_message(existing), created=False, message_id=existing.id)
             conv = lock_held(session, conversation_id, user)
             extra: dict[str, Any] = {}
@@ -306,6 +354,8 @@ class ChatService:
             msg = append_message(session, conv, "agent", text, client_id=cid, author_id=user.id, author_name=user.name,
                                  **extra)
             session.flush()
+            emit(session, AgentReplied(conversation_id=conv.id, at=msg.created_at, lang=conv.lang,
+                                       store_key=conv.store_key, agent_id=user.id, message_id=msg.id))
             outbox = Outbox()
             outbox.to_shopper(conv.id, {"type": "message", "message": public_message(msg)})
             outbox.to_agents({"type": "message", "conversation_id": conv.id, "message": agent_message(msg)},
@@ -329,6 +379,7 @@ class ChatService:
         text = self.check_text(text)
         with self.db.session() as session:
             conv = get_conversation(session, conversation_id)
+            self.handoff.check_scope(conv, user)
             note = Note(conversation_id=conv.id, author_id=user.id, author_name=user.name, text=text,
                         created_at=utcnow())
             session.add(note)
@@ -342,37 +393,30 @@ class ChatService:
     def detail(self, conversation_id: str, user: Principal | None = None) -> dict[str, Any]:
         """Everything an agent sees: messages with the bot's decisions, notes, handoffs, contact email, rating.
 
-        For ``user``, shopper messages in a language they do not read carry a machine ``translation``
-        (translated after the database read, outside the transaction).
+        For ``user``: only agents serving the conversation's language, its holder, and admins (else
+        :class:`Forbidden`); shopper messages in a language they do not read carry a machine ``translation``
+        (translated after the database read, outside the transaction). Without a user the caller is the server.
         """
-        out = self._detail(conversation_id)
+        out = self._detail(conversation_id, user)
         if user is not None and self.translation.needed(user, out["lang"]):
             out["reading_lang"] = self.translation.reading_lang(user)
             self.translation.annotate(out["messages"], user, out["lang"])
         return out
 
-    def _detail(self, conversation_id: str) -> dict[str, Any]:
+    def _detail(self, conversation_id: str, user: Principal | None) -> dict[str, Any]:
         with self.db.read() as session:
             conv = get_conversation(session, conversation_id)
+            if user is not None:
+                self.handoff.check_scope(conv, user)
             messages = session.scalars(
                 select(Message).where(Message.conversation_id == conv.id).order_by(Message.seq)
             ).all()
             notes = session.scalars(select(Note).where(Note.conversation_id == conv.id).order_by(Note.id)).all()
-            handoffs = session.scalars(
-                select(Handoff).where(Handoff.conversation_id == conv.id).order_by(Handoff.id)
-            ).all()
             return {
                 **self._summary(session, conv),
                 "messages": [agent_message(m) for m in messages],
                 "notes": [note_json(n) for n in notes],
-                "handoffs": [
-                    {
-                        "reason": h.reason, "topic": h.topic, "lang": h.lang, "availability": h.availability,
-                        "requested_at": iso(h.requested_at), "claimed_at": iso(h.claimed_at),
-                        "agent_id": h.agent_id, "ended_at": iso(h.ended_at), "outcome": h.outcome,
-                    }
-                    for h in handoffs
-                ],
+                "handoffs": self.handoff.history(session, conv.id),
             }
 
     def _summary(self, session: Session, conv: Conversation) -> dict[str, Any]:
@@ -398,8 +442,12 @@ class ChatService:
         if mine:
             query = query.where(Conversation.agent_id == user.id)
             query = query.where(Conversation.state == (state or "agent"))
-        elif state:
-            query = query.where(Conversation.state == state)
+        else:
+            if state:
+                query = query.where(Conversation.state == state)
+            langs = self.handoff.visible_languages(user)
+            if langs is not None:  # other languages' conversations (and their emails) stay out of sight
+                query = query.where(or_(Conversation.lang.in_(langs), Conversation.agent_id == user.id))
         with self.db.read() as session:
             return [self._summary(session, c) for c in session.scalars(query).all()]
 

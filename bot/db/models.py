@@ -16,6 +16,9 @@ MODEL_MODULES: tuple[str, ...] = (
     "bot.handoff.models",
     "bot.editor.models",
     "bot.translation.models",
+    "bot.reports.models",
+    "bot.audit.models",
+    "bot.privacy.models",
 )
 
 

@@ -25,7 +25,8 @@ MAX_QUESTIONS_PER_LOCALE = 300
 MAX_LOCALES = 40
 MAX_TOPIC_CHARS = 80
 MAX_IMPORT_ISSUES = 50
-CSV_EXPORT_COLUMNS = (*CSV_COLUMNS, "topic")
+CSV_EXPORT_COLUMNS = (*CSV_COLUMNS, "topic", "title")
+MAX_TITLE_CHARS = 300
 
 Locales = dict[str, LocaleContent]
 
@@ -121,15 +122,19 @@ def normalize_locales(raw: object) -> Locales:
             problems.append(f"invalid locale {loc!r} (e.g. en, es, pt-BR)")
             continue
         if isinstance(content, LocaleContent):
-            answer, questions = content.answer, content.questions
+            answer, questions, title = content.answer, content.questions, content.title
         elif isinstance(content, Mapping):
             answer, questions = content.get("answer") or "", content.get("questions") or []
+            title = content.get("title") or ""
         else:
             problems.append(f"{loc}: expected answer and questions")
             continue
-        if not isinstance(answer, str):
-            problems.append(f"{loc}: answer must be text")
+        if not isinstance(answer, str) or not isinstance(title, str):
+            problems.append(f"{loc}: answer and title must be text")
             continue
+        title = " ".join(title.split())
+        if len(title) > MAX_TITLE_CHARS:
+            problems.append(f"{loc}: title is {len(title)} characters; at most {MAX_TITLE_CHARS}")
         if isinstance(questions, str) or not isinstance(questions, list | tuple):
             problems.append(f"{loc}: questions must be a list")
             continue
@@ -144,7 +149,7 @@ def normalize_locales(raw: object) -> Locales:
             problems.append(f"{loc}: question {long[0][:40]!r}... is over {MAX_QUESTION_CHARS} characters")
         if not answer and not qs:
             continue  # an empty tab is no locale
-        out[loc] = LocaleContent(answer=answer, questions=qs)
+        out[loc] = LocaleContent(answer=answer, questions=qs, title=title)
     if problems:
         raise ContentError(problems)
     return out
@@ -170,13 +175,15 @@ def publish_problems(entry_id: str, locales: Locales) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------- JSON shapes
 def locales_to_json(locales: Locales) -> dict[str, dict[str, Any]]:
-    return {loc: {"answer": c.answer, "questions": list(c.questions)} for loc, c in locales.items()}
+    return {loc: {**({"title": c.title} if c.title else {}), "answer": c.answer, "questions": list(c.questions)}
+            for loc, c in locales.items()}
 
 
 def locales_from_json(data: Mapping[str, Any] | None) -> Locales:
     raw = (data or {}).get("locales") or {}
     return {
-        str(loc): LocaleContent(answer=str(c.get("answer") or ""), questions=[str(q) for q in c.get("questions") or []])
+        str(loc): LocaleContent(answer=str(c.get("answer") or ""), questions=[str(q) for q in c.get("questions") or []],
+                                title=str(c.get("title") or ""))
         for loc, c in raw.items()
     }
 
@@ -187,13 +194,15 @@ def to_entry(entry_id: str, topic: str, locales: Locales, status: str = "publish
         id=entry_id,
         topic=topic,
         status=status,
-        locales={loc: LocaleContent(answer=c.answer, questions=list(c.questions)) for loc, c in locales.items()},
+        locales={loc: LocaleContent(answer=c.answer, questions=list(c.questions), title=c.title)
+                 for loc, c in locales.items()},
     )
 
 
 def search_text(entry_id: str, topic: str, locales: Locales) -> str:
     parts = [entry_id, topic]
     for c in locales.values():
+        parts.append(c.title)
         parts.append(c.answer)
         parts.extend(c.questions)
     return fold("\n".join(parts))
@@ -212,7 +221,7 @@ def diff(old_topic: str | None, old: Locales, new_topic: str, new: Locales) -> l
         elif after is None and before is not None:
             changes.append(f"{loc}: removed")
         elif before is not None and after is not None:
-            parts = []
+            parts = ["title edited"] if before.title != after.title else []
             if before.answer != after.answer:
                 parts.append("answer edited" if before.answer and after.answer else
                              "answer added" if after.answer else "answer cleared")
@@ -262,7 +271,7 @@ class _Issues:
 
 
 def parse_csv(text: str) -> list[ImportedEntry]:
-    """``id,locale,question,answer[,topic]``: one row per question; the first row of an id and locale carries
+    """``id,locale,question,answer[,topic][,title]``: one row per question; the first row of an id and locale carries
     the answer, later rows repeat it or leave it empty."""
     issues = _Issues()
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
@@ -299,6 +308,7 @@ def parse_csv(text: str) -> list[ImportedEntry]:
 
         faq_id, locale, question, answer, topic = (cell("id"), cell("locale"), " ".join(cell("question").split()),
                                                    cell("answer"), cell("topic"))
+        title = " ".join(cell("title").split())
         if not faq_id or not locale or not question:
             issues.add(line, "id, locale and question are required")
             continue
@@ -334,6 +344,8 @@ def parse_csv(text: str) -> list[ImportedEntry]:
             issues.add(line, f"answer differs from the one on line {entry.lines[locale]} for {faq_id}/{locale}")
             continue
         content = entry.locales[locale]
+        if title and not content.title:
+            content.title = title[:MAX_TITLE_CHARS]
         if question.casefold() not in {q.casefold() for q in content.questions}:
             content.questions.append(question)
         if len(content.questions) > MAX_QUESTIONS_PER_LOCALE:
@@ -441,8 +453,9 @@ class ExportEntry:
 
 
 def export_csv(entries: Iterable[ExportEntry]) -> str:
-    """``id,locale,question,answer,topic`` (readable by ``borderless kb-import`` and by import here)."""
-    return files.to_csv((to_entry(e.id, e.topic, e.locales, e.status) for e in entries), with_topic=True)
+    """``id,locale,question,answer,topic,title`` (readable by ``borderless kb-import`` and by import here)."""
+    return files.to_csv((to_entry(e.id, e.topic, e.locales, e.status) for e in entries), with_topic=True,
+                        with_title=True)
 
 
 def export_json(entries: Iterable[ExportEntry]) -> str:

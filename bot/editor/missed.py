@@ -1,7 +1,7 @@
 """Missed questions: recording what the bot did not answer well, and grouping similar ones across languages.
 
-Recording runs inside the chat's own transaction (``record_bot_decision`` from ``ChatService.record_decision``,
-``record_bad_rating`` from ``ChatService.set_rating``) in a savepoint, so a failure here never breaks a chat.
+Recording listens to the chat's domain events (``bot.editor.listeners``: the bot decided, the shopper rated),
+after the chat's transaction committed and in a savepoint of its own, so a failure here never breaks a chat.
 Grouping embeds the open questions with the answer engine's (multilingual) embedder and clusters them by
 cosine similarity, so "where is my parcel", "¿dónde está mi paquete?" and "où est mon colis" form one group.
 """
@@ -9,6 +9,7 @@ cosine similarity, so "where is my parcel", "¿dónde está mi paquete?" and "o�
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from bot.conversations.models import Message
 from bot.db.types import iso
 from bot.editor.content import fold
 from bot.editor.models import MissedQuestion
-from bot.nlu.base import Decision
+from bot.events import BotDecided
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +67,12 @@ def record_missed(
         return False
 
 
-def record_bot_decision(session: Session, conversation_id: str, reply_to: str, decision: Decision) -> None:
-    """Chat hook after the bot's reply is stored: a clarify or a low-confidence handoff is a missed question."""
+def record_bot_decision(session: Session, decision: BotDecided) -> None:
+    """After the bot's reply is stored: a clarify or a low-confidence handoff is a missed question."""
+    conversation_id, reply_to = decision.conversation_id, decision.reply_to
     if decision.action == "clarify":
         reason = "clarify"
-        faq_id = decision.suggestions[0].faq_id if decision.suggestions else None
+        faq_id = decision.suggested_faq_ids[0] if decision.suggested_faq_ids else None
     elif decision.action == "handoff" and decision.reason == "low_confidence":
         reason, faq_id = "low_confidence", None
     else:
@@ -200,8 +202,44 @@ def missed_json(m: MissedQuestion) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------------------------------------- agents' answers
+# What agents say that is no answer: greetings, introductions, thanks, "one moment" (15 shop languages). A reply
+# made only of these ("Hola, soy Ana, ¿en qué puedo ayudarte?") must never become an FAQ answer.
+_FILLER = re.compile(
+    r"^\W*(hi|hello|hey|good (morning|afternoon|evening)|hola|buen[oa]s( d[ií]as| tardes| noches)?|bonjour|bonsoir|"
+    r"salut|hallo|guten (tag|morgen|abend)|servus|ol[aá]|oi|bom dia|boa (tarde|noite)|ciao|salve|buongiorno|"
+    r"buonasera|hoi|goedemiddag|goedemorgen|你好|您好|こんにちは|こんばんは|안녕하세요|здравствуйте|привет|"
+    r"добрый (день|вечер)|مرحب[اً]|أهلا|السلام عليكم|sveik[si]|labdien|cześć|dzień dobry|merhaba|selam|iyi günler|"
+    r"thanks?( you)?|gracias|merci|danke|obrigad[oa]|grazie|bedankt|dank je|谢谢|ありがとう|감사합니다|спасибо|شكرا|"
+    r"paldies|dziękuj[eę]|teşekkür|"
+    r"(i am|i'm|my name is|this is|soy|me llamo|je suis|je m'appelle|ich bin|mein name ist|sou|meu nome é|sono|"
+    r"mi chiamo|ik ben|我是|私は|저는|меня зовут|я —|اسمي|أنا|mani sauc|es esmu|jestem|mam na imię|ben|adım)\b|"
+    r"(let me (check|see|look)|i('m| am| will) (check|look)|(ya )?estoy (revisando|mirando)|voy a (revisar|mirar)|"
+    r"déjame (ver|revisar)|je (vérifie|regarde)|ich (prüfe|schaue)|estou verificando|sto controllando|ik kijk|"
+    r"one moment|just a (moment|second)|un momento|un instant|einen moment|um momento|een moment|"
+    r"稍等|少々お待ち|잠시만|одну минуту|لحظة|mirklīti|chwileczkę|bir dakika)"
+    r")",
+    re.IGNORECASE,
+)
+_SENTENCES = re.compile(r"[^.!?。！？…]+[.!?。！？…]*")
+#: A reply needs this many characters of substance (after the filler) to serve as a draft answer.
+MIN_INFORMATIVE_CHARS = 20
+
+
+def informativeness(text: str) -> int:
+    """How much of an agent's reply is substance: the characters of its sentences that are not greetings,
+    introductions, thanks or "one moment". 0 for a reply that is only pleasantries."""
+    substance = 0
+    for sentence in _SENTENCES.findall(text or ""):
+        sentence = sentence.strip()
+        if sentence and not _FILLER.match(sentence):
+            substance += len(sentence)
+    return substance if substance >= MIN_INFORMATIVE_CHARS else 0
+
+
 def agent_answers_for(session: Session, items: Sequence[MissedQuestion]) -> dict[str, AgentAnswer]:
-    """missed id -> the first agent message after that question in its conversation (handed-off chats)."""
+    """missed id -> the most informative agent message after that question in its conversation (handed-off
+    chats): the one with most substance (:func:`informativeness`), never a greeting; none if all are filler."""
     with_msg = [m for m in items if m.message_id and m.conversation_id]
     if not with_msg:
         return {}
@@ -221,7 +259,9 @@ def agent_answers_for(session: Session, items: Sequence[MissedQuestion]) -> dict
         seq = seqs.get(m.message_id)
         if seq is None or m.conversation_id is None:
             continue
-        reply = next((r for r in replies.get(m.conversation_id, []) if r[0] > seq), None)
+        later = [r for r in replies.get(m.conversation_id, []) if r[0] > seq and informativeness(r[1])]
+        # Most substance first; among equals the earliest (it answered the question, later ones follow up).
+        reply = max(later, key=lambda r: (informativeness(r[1]), -r[0]), default=None)
         if reply is not None:
             out[m.id] = AgentAnswer(lang=reply[2] or m.lang, text=reply[1], agent=reply[3],
                                     conversation_id=m.conversation_id)

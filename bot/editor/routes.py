@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.auth.deps import require_role
 from bot.auth.service import Principal
+from bot.db.types import utcnow
 from bot.editor import content as C
 from bot.editor import service
 from bot.editor.live import KnowledgeLive, supports_live
@@ -34,7 +35,9 @@ from bot.editor.schemas import (
     RestoreBody,
     VersionBody,
 )
+from bot.events import Audited, emit
 from bot.nlu.index import aggregate
+from bot.nlu.lint import warnings_for
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["editor"])
@@ -101,14 +104,31 @@ def _texts(row: KbEntry) -> list[str]:
     return [q for c in (row.content.get("locales") or {}).values() for q in c.get("questions") or []]
 
 
-def _change(live: KnowledgeLive, op: Callable[..., KbEntry], *args: Any, status_code: int = 200) -> JSONResponse:
-    """Run one entry operation in a transaction; after the commit, update the engine and pre-embed the text."""
+def _audited(user: Principal, action: str, op: Callable[..., KbEntry]) -> Callable[..., KbEntry]:
+    """``op`` that also leaves an audit-log entry (``bot.audit`` listens) in the same transaction."""
+
+    def run(session: Any, actor: Any, entry_id: str, *rest: Any) -> KbEntry:
+        row = op(session, actor, entry_id, *rest)
+        emit(session, Audited(at=utcnow(), username=user.username, user_id=user.id, action=action,
+                              subject=f"entry:{entry_id}", detail={"version": row.version}))
+        return row
+
+    return run
+
+
+def _change(live: KnowledgeLive, op: Callable[..., KbEntry], *args: Any, status_code: int = 200,
+            lint: bool = False) -> JSONResponse:
+    """Run one entry operation in a transaction; after the commit, update the engine and pre-embed the text.
+    ``lint``: add the knowledge-base lint's ``warnings`` for the saved working copy (see bot/nlu/lint.py)."""
     with _errors(), live.db.session() as session:
         row = op(session, *args)
         body = service.entry_json(row)
         texts = _texts(row)
+        saved = C.to_entry(row.id, row.topic, C.locales_from_json(row.content)) if lint else None
     live.sync()
     live.prewarm(texts)
+    if saved is not None:
+        body["warnings"] = warnings_for([saved], live.engine)
     return _entry_response(body, status_code)
 
 
@@ -149,7 +169,7 @@ def list_entries(
 def create_entry(body: EntryCreate, live: Live, user: Editor) -> JSONResponse:
     """A new draft entry (not visible to shoppers until published)."""
     return _change(live, service.create_entry, _actor(user), body.id, body.topic,
-                   {k: v.model_dump() for k, v in body.locales.items()}, status_code=201)
+                   {k: v.model_dump() for k, v in body.locales.items()}, status_code=201, lint=True)
 
 
 @router.get("/api/editor/entries/{entry_id}")
@@ -164,7 +184,7 @@ def update_entry(entry_id: EntryId, body: EntryUpdate, live: Live, user: Editor,
                  ) -> JSONResponse:
     """Replace the working copy (topic and every locale). Shoppers see it once it is published."""
     return _change(live, service.update_entry, _actor(user), entry_id, _version(if_match, body.version), body.topic,
-                   {k: v.model_dump() for k, v in body.locales.items()})
+                   {k: v.model_dump() for k, v in body.locales.items()}, lint=True)
 
 
 @router.delete("/api/editor/entries/{entry_id}")
@@ -178,7 +198,7 @@ def delete_entry(entry_id: EntryId, live: Live, user: Editor, if_match: IfMatch 
 def publish_entry(entry_id: EntryId, live: Live, user: Editor, if_match: IfMatch = None,
                   body: VersionBody | None = None) -> JSONResponse:
     """Make the working copy live (the running engine is updated before this answers)."""
-    return _change(live, service.publish_entry, _actor(user), entry_id,
+    return _change(live, _audited(user, "kb_publish", service.publish_entry), _actor(user), entry_id,
                    _version(if_match, body.version if body else None))
 
 
@@ -186,7 +206,7 @@ def publish_entry(entry_id: EntryId, live: Live, user: Editor, if_match: IfMatch
 def unpublish_entry(entry_id: EntryId, live: Live, user: Editor, if_match: IfMatch = None,
                     body: VersionBody | None = None) -> JSONResponse:
     """Take the entry away from shoppers; its working copy stays as a draft."""
-    return _change(live, service.unpublish_entry, _actor(user), entry_id,
+    return _change(live, _audited(user, "kb_unpublish", service.unpublish_entry), _actor(user), entry_id,
                    _version(if_match, body.version if body else None))
 
 
@@ -248,8 +268,15 @@ async def import_entries(
             entries = service.parse_upload(data, fmt)
             with live.db.session() as session:
                 summary = service.import_entries(session, _actor(user), entries, publish=publish)
+                emit(session, Audited(at=utcnow(), username=user.username, user_id=user.id, action="kb_import",
+                                      subject=f"{len(entries)} entries", detail={"format": fmt, "publish": publish}))
         live.sync()
         live.prewarm([q for e in entries for c in e.locales.values() for q in c.questions])
+        lines = {(e.id, loc): e.lines.get(loc, e.line) for e in entries for loc in e.locales}
+        summary["warnings"] = [
+            {**w, "line": lines.get((w["entry_id"], w["locale"]))}
+            for w in warnings_for([C.to_entry(e.id, e.topic or "general", e.locales) for e in entries], live.engine)
+        ]
         return summary
 
     return await run_in_threadpool(run)

@@ -24,7 +24,14 @@ from sqlalchemy.orm import Session
 
 from bot.db.types import iso, utcnow
 from bot.editor import content as C
-from bot.editor.missed import GROUP_THRESHOLD, MAX_OPEN_FOR_GROUPING, MissedGroup, agent_answers_for, cluster
+from bot.editor.missed import (
+    GROUP_THRESHOLD,
+    MAX_OPEN_FOR_GROUPING,
+    MissedGroup,
+    agent_answers_for,
+    cluster,
+    informativeness,
+)
 from bot.editor.models import KbEntry, KbEntryVersion, KbState, MissedQuestion
 from bot.knowledge import files
 from bot.knowledge.models import Entry, KnowledgeBase, KnowledgeBaseError, LocaleContent
@@ -435,7 +442,7 @@ def add_questions(session: Session, actor: Actor, entry_id: str, expected_versio
     """Add question variants per locale to the working copy (a new locale starts without an answer)."""
     row = _lock_entry(session, entry_id)
     _check_version(row, expected_version)
-    locs = {loc: LocaleContent(c.answer, list(c.questions)) for loc, c in _locales(row).items()}
+    locs = {loc: LocaleContent(c.answer, list(c.questions), c.title) for loc, c in _locales(row).items()}
     for loc, qs in questions.items():
         target = locs.setdefault(loc, LocaleContent(answer="", questions=[]))
         target.questions = C.clean_questions([*target.questions, *qs])
@@ -530,7 +537,8 @@ def seed_from_files(session: Session, settings: Settings) -> int:
     for entry in sorted(kb.entries.values(), key=lambda e: e.id):
         if session.get(KbEntry, entry.id) is not None:
             continue
-        locs = {loc: LocaleContent(c.answer, C.clean_questions(c.questions)) for loc, c in entry.locales.items()}
+        locs = {loc: LocaleContent(c.answer, C.clean_questions(c.questions), c.title)
+                for loc, c in entry.locales.items()}
         row = KbEntry(id=entry.id, version=1, published=None, published_revision=0, deleted=False, created_at=now,
                       created_by=actor.username, updated_at=now, updated_by=actor.username)
         _set_content(row, entry.topic or "general", locs)
@@ -629,6 +637,7 @@ def missed_groups(session: Session, embed: Any | None, search: Any | None = None
             if a is not None and a.text not in seen:
                 seen.add(a.text)
                 group.agent_answers.append(a)
+        group.agent_answers.sort(key=lambda a: -informativeness(a.text))  # the draft-worthy one first
         if search is not None and vectors is not None:
             centroid = vectors[members].mean(axis=0)
             centroid /= max(float((centroid**2).sum()) ** 0.5, 1e-12)
@@ -672,10 +681,9 @@ def missed_to_entry(session: Session, actor: Actor, missed_ids: Sequence[str], e
     questions = _questions_by_lang(rows)
     agent = agent_answers_for(session, rows)
     drafts: dict[str, str] = {}
-    for m in rows:
-        a = agent.get(m.id)
-        if a is not None and a.lang not in drafts:
-            drafts[a.lang] = a.text
+    # Per language the most informative agent reply of the group (never a greeting: agent_answers_for).
+    for a in sorted(agent.values(), key=lambda a: -informativeness(a.text)):
+        drafts.setdefault(a.lang, a.text)
     given = {k: v.strip() for k, v in (answers or {}).items() if isinstance(v, str) and v.strip()}
     locales = {
         lang: {"answer": given.get(lang) or drafts.get(lang) or "", "questions": qs}

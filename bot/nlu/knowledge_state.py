@@ -53,6 +53,8 @@ class KnowledgeState:
     classifier: LogisticIntentClassifier
     #: False while the classifier was trained on an older knowledge base (a background retrain is due).
     classifier_fresh: bool = True
+    #: Whether vectors (index, classifier, queries) are language-centred: a one-language FAQ (bot/nlu/centering.py).
+    centred: bool = False
 
 
 class LiveKnowledge:
@@ -71,12 +73,8 @@ class LiveKnowledge:
         self.settings = settings
         self.embedder = embedder
         self.intent_examples = intent_examples
-        self.centering: LanguageCentering | None = None
-        if settings.language_centering > 0:
-            self.centering = LanguageCentering.estimate(
-                embedder.embed_passages, intent_examples, settings.language_centering
-            )
-        self._small_talk: np.ndarray | None = None  # built on first use (see small_talk_similarity)
+        self.centering: LanguageCentering | None = None  # estimated on the first one-language build
+        self._small_talk: dict[bool, np.ndarray] = {}  # built on first use (see small_talk_similarity)
         self._swap_lock = threading.Lock()
         self._rebuild_lock = threading.Lock()  # one full rebuild at a time
         self._train_lock = threading.Lock()  # one classifier training (and artifact write) at a time
@@ -93,17 +91,22 @@ class LiveKnowledge:
         """Embed, index and train for ``kb`` without touching the live state."""
         started = time.perf_counter()
         variants = list(kb.variants())
-        vectors = self._variant_vectors(variants, progress=progress)
+        centred = self.settings.language_centering > 0 and len({v.locale for v in variants}) == 1
+        if centred and self.centering is None:  # idempotent: a racing second estimate computes the same means
+            self.centering = LanguageCentering.estimate(
+                self.embedder.embed_passages, self.intent_examples, self.settings.language_centering
+            )
+        vectors = self._variant_vectors(variants, centred, progress=progress)
         index = VectorIndex(self.embedder.dim)
         index.add(variants, vectors)
-        classifier = self._train_classifier(variants, vectors)
+        classifier = self._train_classifier(variants, vectors, centred)
         log.info(
             "knowledge state built: %d entries, %d variants in %.2fs",
             len(kb.published()),
             len(variants),
             time.perf_counter() - started,
         )
-        return KnowledgeState(kb, index, classifier)
+        return KnowledgeState(kb, index, classifier, centred=centred)
 
     def swap(self, kb: KnowledgeBase, build: Callable[[KnowledgeBase], KnowledgeState] | None = None) -> None:
         """Rebuild aside with ``build`` (default ``self.build``), then switch atomically (a reference assignment).
@@ -175,13 +178,14 @@ class LiveKnowledge:
                 entries[faq_id] = entry
             variants = self._entry_variants(entry)
             if variants:
-                index.replace_entry(faq_id, variants, self._variant_vectors(variants))
+                index.replace_entry(faq_id, variants, self._variant_vectors(variants, base.centred))
             else:
                 index.remove_entry(faq_id)
         if inserted:  # keep id order, so the classifier's training fingerprint matches a fresh load
             entries = dict(sorted(entries.items()))
         kb = KnowledgeBase(entries=entries, default_locale=base.kb.default_locale)
-        return KnowledgeState(kb, index, base.classifier, classifier_fresh=False)
+        # Centring stays as the last full build chose it (the next swap re-decides), so vectors stay comparable.
+        return KnowledgeState(kb, index, base.classifier, classifier_fresh=False, centred=base.centred)
 
     def status(self) -> dict[str, object]:
         """Size and freshness of the live state, for status pages and tests."""
@@ -209,19 +213,19 @@ class LiveKnowledge:
         self.state = state
         self._generation += 1
 
-    def _variant_vectors(self, variants: list[Variant], progress: bool = False) -> np.ndarray:
-        """Embeddings of question variants as the index and classifier use them (language-centred if set)."""
+    def _variant_vectors(self, variants: list[Variant], centred: bool, progress: bool = False) -> np.ndarray:
+        """Embeddings of question variants as the index and classifier use them (language-centred if ``centred``)."""
         vectors = self.embedder.embed_passages([v.question for v in variants], progress=progress)
-        return self.centre(vectors, [v.locale for v in variants])
+        return self.centre(vectors, [v.locale for v in variants], centred)
 
-    def small_talk_similarity(self, query: np.ndarray) -> float:
+    def small_talk_similarity(self, query: np.ndarray, centred: bool = False) -> float:
         """Cosine of ``query`` (as the engine embeds it) to the nearest greeting or thanks example, any language.
 
         The intent classifier alone called "order", "Rechnung" or "送料" thanks: one-word messages sit near
         the short small-talk examples. A message is small talk only if a real greeting or thanks is nearer
         to it than any question variant (pipeline.py); these ~900 vectors do not depend on the FAQ.
         """
-        if self._small_talk is None:
+        if centred not in self._small_talk:
             texts: list[str] = []
             langs: list[str] = []
             for intent in SMALL_TALK_INTENTS:
@@ -229,18 +233,20 @@ class LiveKnowledge:
                     texts.extend(examples)
                     langs.extend([lang] * len(examples))
             vectors = self.embedder.embed_passages(texts) if texts else np.zeros((1, self.embedder.dim), np.float32)
-            self._small_talk = self.centre(vectors, langs) if texts else vectors
-        return float((self._small_talk @ query).max())
+            self._small_talk[centred] = self.centre(vectors, langs, centred) if texts else vectors
+        return float((self._small_talk[centred] @ query).max())
 
-    def signature(self) -> str:
+    def signature(self, centred: bool) -> str:
         """What the vectors depend on besides the texts: model, normalisation, centring (for the fingerprint)."""
         norm = getattr(self.embedder, "normalise", None)
-        centring = self.centering.signature if self.centering is not None else "none"
+        centring = self.centering.signature if self.centering is not None and centred else "none"
         return f"{self.embedder.name}|{getattr(norm, '__name__', 'none')}|{centring}"
 
-    def centre(self, vectors: np.ndarray, langs: list[str]) -> np.ndarray:
-        """Remove each text's language mean (bot/nlu/centering.py) when the setting is on; else as is."""
-        return self.centering.apply(vectors, langs) if self.centering is not None and len(vectors) else vectors
+    def centre(self, vectors: np.ndarray, langs: list[str], centred: bool) -> np.ndarray:
+        """Remove each text's language mean (bot/nlu/centering.py) when ``centred``; else as is."""
+        if not centred or self.centering is None or not len(vectors):
+            return vectors
+        return self.centering.apply(vectors, langs)
 
     @staticmethod
     def _entry_variants(entry: Entry | None) -> list[Variant]:
@@ -280,13 +286,15 @@ class LiveKnowledge:
             try:
                 started = time.perf_counter()
                 variants = list(state.kb.variants())
-                vectors = self._variant_vectors(variants)
-                classifier = self._train_classifier(variants, vectors)
+                vectors = self._variant_vectors(variants, state.centred)
+                classifier = self._train_classifier(variants, vectors, state.centred)
             except Exception:
                 log.exception("background intent classifier retrain failed; keeping the previous one")
                 continue
             with self._swap_lock:
                 current = self.state
+                if current.centred != state.centred:  # a full swap re-decided centring meanwhile: its classifier stays
+                    continue
                 self._install(replace(current, classifier=classifier, classifier_fresh=current.kb is state.kb))
             log.info(
                 "intent classifier retrained in the background in %.2fs (%d variants)",
@@ -295,7 +303,9 @@ class LiveKnowledge:
             )
 
     # ------------------------------------------------------------------ intent classifier
-    def _train_classifier(self, variants: list[Variant], vectors: np.ndarray) -> LogisticIntentClassifier:
+    def _train_classifier(
+        self, variants: list[Variant], vectors: np.ndarray, centred: bool = False
+    ) -> LogisticIntentClassifier:
         texts: list[str] = []
         labels: list[str] = []
         langs: list[str] = []
@@ -310,7 +320,7 @@ class LiveKnowledge:
                     langs.extend([locale] * len(examples))
         fine = len({v.faq_id for v in variants}) <= MAX_ENTRY_CLASSES
         labels += [FAQ_PREFIX + v.faq_id if fine else FAQ_INTENT for v in variants]
-        fingerprint = training_fingerprint(texts + [v.question for v in variants], labels, self.signature())
+        fingerprint = training_fingerprint(texts + [v.question for v in variants], labels, self.signature(centred))
         artifact = self.settings.models_dir / "intent-classifier.npz"
         if artifact.exists():
             try:
@@ -320,7 +330,7 @@ class LiveKnowledge:
             except Exception:
                 log.warning("retraining: unreadable classifier artifact %s", artifact)
         with self._train_lock:
-            return self._fit_classifier(texts, labels, langs, vectors, fingerprint, artifact)
+            return self._fit_classifier(texts, labels, langs, vectors, fingerprint, artifact, centred)
 
     def _fit_classifier(
         self,
@@ -330,8 +340,9 @@ class LiveKnowledge:
         vectors: np.ndarray,
         fingerprint: str,
         artifact: Path,
+        centred: bool = False,
     ) -> LogisticIntentClassifier:
-        examples = self.centre(self.embedder.embed_passages(texts, progress=True), langs) if texts else None
+        examples = self.centre(self.embedder.embed_passages(texts, progress=True), langs, centred) if texts else None
         X = np.concatenate([examples, vectors]) if examples is not None else vectors
         clf = LogisticIntentClassifier().fit(X, labels)
         clf.fingerprint = fingerprint

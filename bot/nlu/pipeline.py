@@ -134,13 +134,13 @@ class AnswerEngine:
 
         parts = split_sentences(text) if self.settings.split_sentences else []
         vectors = self.embedder.embed_queries([text, *parts])  # one call: the sentences ride along
-        vectors = self.knowledge.centre(vectors, [lang] * len(vectors))
+        vectors = self.knowledge.centre(vectors, [lang] * len(vectors), state.centred)
         query = vectors[0]
         intent = state.classifier.predict(query)[0]
         entries = self._rank(state, query, intent)
         if parts:
             intent, entries = self._find_the_question(state, intent, entries, vectors[1:])
-        elif intent.intent in SMALL_TALK_INTENTS and not self._is_small_talk(query, entries):
+        elif intent.intent in SMALL_TALK_INTENTS and not self._is_small_talk(query, entries, state.centred):
             intent = replace(intent, intent=FAQ_INTENT, confidence=intent.probabilities.get(FAQ_INTENT, 0.0))
         outcome = self.policy.decide(intent, entries, context, text)
 
@@ -149,11 +149,11 @@ class AnswerEngine:
         context.turns.append(Turn(lang=lang, action=decision.action, unresolved=decision.action == "clarify"))
         return decision
 
-    def _is_small_talk(self, query: np.ndarray, entries: list[EntryScore]) -> bool:
+    def _is_small_talk(self, query: np.ndarray, entries: list[EntryScore], centred: bool) -> bool:
         """Small talk only when a real greeting/thanks is nearer than every question variant ("Rechnung" is not)."""
         if not entries or not self.settings.small_talk_check:
             return True
-        return self.knowledge.small_talk_similarity(query) >= max(e.similarity for e in entries)
+        return self.knowledge.small_talk_similarity(query, centred) >= max(e.similarity for e in entries)
 
     def _find_the_question(
         self, state: KnowledgeState, intent: IntentPrediction, entries: list[EntryScore], parts: np.ndarray
@@ -250,7 +250,7 @@ class AnswerEngine:
     @staticmethod
     def _question_in(kb: KnowledgeBase, entry: EntryScore, lang: str) -> str:
         content = kb.entries[entry.faq_id].locales.get(lang)
-        return content.questions[0] if content else entry.best.question
+        return content.display_title() if content else entry.best.question
 
 
 #: Sentence ends: Latin and other punctuation followed by a space, CJK full stops (no space), line breaks.

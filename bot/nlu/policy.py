@@ -57,7 +57,7 @@ class ThresholdPolicy:
     intent_threshold: float = 0.5
     human_threshold: float = 0.3
     max_unresolved_turns: int = 2
-    complaint_answer_threshold: float = 1.01
+    complaint_answer_threshold: float = 0.5
     close_ratio: float = 0.5
 
     @classmethod

@@ -9,6 +9,7 @@ one-line note. Each translator lists its direct pairs with ``pairs()``.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 import threading
@@ -149,5 +150,9 @@ class ChainTranslator:
         raise RuntimeError(f"no translator for {source}->{target}")
 
 
-# Registered here so TRANSLATORS knows every backend; the module is small and imports nothing heavy.
-from bot.translation import libretranslate as _libretranslate  # noqa: E402,F401
+@TRANSLATORS.register("libretranslate")
+def _libretranslate(**kwargs: Any) -> Translator:
+    """The LibreTranslate backend lives in ``bot.translation`` (which builds on nlu): loaded by name when
+    picked, so nlu does not import translation back."""
+    module = importlib.import_module("bot.translation.libretranslate")
+    return module.LibreTranslateTranslator(**kwargs)

@@ -39,6 +39,9 @@ class Reply:
 class ChatTranslation:
     """The chat's use of one :class:`TranslationService` (None: translation is off)."""
 
+    #: The roles whose messages get translated (the socket layer asks the instance, not this module).
+    roles: tuple[str, ...] = TRANSLATED_ROLES
+
     def __init__(self, service: TranslationService | None, default_locale: str = "en") -> None:
         self.service = service
         self.default_locale = default_locale
