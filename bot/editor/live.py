@@ -22,9 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm import Session
 
 from bot.db.session import Database
-from bot.editor import service
+from bot.editor import content as C
+from bot.editor import published, seeding, service
+from bot.editor.errors import Invalid
 from bot.knowledge.models import Entry, KnowledgeBase
 from bot.settings import Settings
 
@@ -80,7 +83,7 @@ def sync_engine(engine: Any, db: Database) -> int:
         applied = state.applied.get(db.url)
         if applied is None:
             with db.session() as session:
-                kb, revision = service.published_kb(session)
+                kb, revision = published.published_kb(session)
             if _published(engine.kb) == _published(kb):
                 state.applied[db.url] = revision
                 return 0
@@ -89,7 +92,7 @@ def sync_engine(engine: Any, db: Database) -> int:
             state.applied[db.url] = revision
             return len(kb.entries)
         with db.session() as session:
-            changes, revision = service.changes_since(session, applied)
+            changes, revision = published.changes_since(session, applied)
         if changes:
             engine.apply_changes(changes)
         state.applied[db.url] = revision
@@ -140,9 +143,9 @@ def build_engine(settings: Settings) -> Any:
 
     db = Database.from_settings(settings)
     try:
-        service.ensure_seeded(db.session, settings)
+        seeding.ensure_seeded(db.session, settings)
         with db.session() as session:
-            kb, revision = service.published_kb(session)
+            kb, revision = published.published_kb(session)
     except (OperationalError, ProgrammingError) as exc:
         log.warning("no knowledge tables in the database (%s); answering from %s", exc, settings.kb_path)
         db.dispose()
@@ -184,7 +187,7 @@ class KnowledgeLive:
         if not self._seeded:
             with self._lock:
                 if not self._seeded:
-                    service.ensure_seeded(self.db.session, self.settings)
+                    seeding.ensure_seeded(self.db.session, self.settings)
                     self._seeded = True
 
     def attach(self, engine: Any) -> None:
@@ -237,3 +240,43 @@ class KnowledgeLive:
                 except Exception:
                     log.exception("background embedding failed")
                     break
+
+
+# ---------------------------------------------------------------------------------------------- test your change
+def decision_json(decision: Any) -> dict[str, Any]:
+    """A decision with the internals an editor wants to see (candidates, intent confidence)."""
+    return {
+        **decision.to_json(),
+        "reply_lang": decision.reply_lang,
+        "intent_confidence": round(float(decision.intent_confidence), 4),
+        "candidates": decision.candidates,
+    }
+
+
+def preview(session: Session, engine: Any, text: str, locale: str | None,
+            draft: tuple[str, object, object] | None = None, scope: str = "all") -> dict[str, Any]:
+    """What the bot does with ``text`` now (published) and with the drafts, side by side; nothing goes live.
+
+    ``scope='all'``: every entry's working copy replaces its published copy; ``'entry'``: only ``draft`` (the
+    edit form's content, saved or not) does. The intent classifier is the live one in both columns.
+    """
+    from bot.nlu.base import ConversationContext
+
+    changes: dict[str, Entry | None] = published.working_entries(session) if scope == "all" else {}
+    if draft is not None:
+        entry_id, topic, locales = draft
+        try:
+            entry_id = C.check_id(entry_id)
+        except C.ContentError as exc:
+            raise Invalid(str(exc), problems=exc.problems) from None
+        topic_s, locs = service.parse_content(topic, locales)
+        usable = {loc: c for loc, c in locs.items() if c.questions}
+        changes[entry_id] = C.to_entry(entry_id, topic_s, usable) if usable else None
+    snapshot = engine.snapshot()
+    try:
+        live = engine.with_state(snapshot).respond(text, ConversationContext(locale_hint=locale))
+        drafted = engine.preview(changes, base=snapshot).respond(text, ConversationContext(locale_hint=locale))
+    except ValueError as exc:  # InvalidMessage: empty or too long
+        raise Invalid(str(exc)) from None
+    return {"text": text, "published": decision_json(live), "draft": decision_json(drafted),
+            "draft_entries": sorted(changes), "same": live.to_json() == drafted.to_json()}
