@@ -29,9 +29,10 @@ from bot.nlu.embedders import EMBEDDERS, CachedEmbedder
 from bot.nlu.index import EntryScore, aggregate
 from bot.nlu.intents import FAQ_INTENT, IntentPrediction
 from bot.nlu.knowledge_state import KnowledgeState, LiveKnowledge
-from bot.nlu.langid import get_language_identifier, resolve_language
+from bot.nlu.langid import get_language_identifier
 from bot.nlu.normalise import make_normaliser
 from bot.nlu.policy import PERSON_INTENTS, SMALL_TALK_INTENTS, PolicyOutcome, ThresholdPolicy
+from bot.nlu.stickiness import resolve_language
 from bot.nlu.translate import TRANSLATORS
 from bot.settings import Settings
 
