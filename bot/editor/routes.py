@@ -22,6 +22,7 @@ from bot.auth.deps import require_role
 from bot.auth.service import Principal
 from bot.db.types import utcnow
 from bot.editor import content as C
+from bot.editor import formats as F
 from bot.editor import missed, service, transfer
 from bot.editor.live import KnowledgeLive, supports_live
 from bot.editor.live import preview as preview_decisions
@@ -296,9 +297,9 @@ def export_entries(
         entries = transfer.export_entries(session, which)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     if fmt == "csv":
-        body, media = C.export_csv(entries), "text/csv; charset=utf-8"
+        body, media = F.export_csv(entries), "text/csv; charset=utf-8"
     else:
-        body, media = C.export_json(entries), "application/json"
+        body, media = F.export_json(entries), "application/json"
     return Response(body, media_type=media,
                     headers={"Content-Disposition": f'attachment; filename="knowledge-{which}-{stamp}.{fmt}"'})
 

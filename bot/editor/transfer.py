@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.editor import content as C
+from bot.editor import formats as F
 from bot.editor.errors import ImportRejected
 from bot.editor.models import KbEntry
 from bot.editor.service import (
@@ -29,9 +30,9 @@ from bot.editor.service import (
 log = logging.getLogger(__name__)
 
 
-def import_entries(session: Session, actor: Actor, entries: Sequence[C.ImportedEntry],
+def import_entries(session: Session, actor: Actor, entries: Sequence[F.ImportedEntry],
                    publish: bool = False) -> dict[str, Any]:
-    """Write checked entries (from :func:`bot.editor.content.parse_import`): each replaces the working copy of
+    """Write checked entries (from :func:`bot.editor.formats.parse_import`): each replaces the working copy of
     its id, or is created; with ``publish`` each also goes live. All or nothing: the caller's transaction."""
     summary: dict[str, Any] = {"created": [], "updated": [], "unchanged": [], "published": []}
     for item in entries:
@@ -58,15 +59,15 @@ def import_entries(session: Session, actor: Actor, entries: Sequence[C.ImportedE
     return summary
 
 
-def parse_upload(data: bytes, fmt: str) -> list[C.ImportedEntry]:
+def parse_upload(data: bytes, fmt: str) -> list[F.ImportedEntry]:
     """Decode and check an import file; :class:`ImportRejected` lists each bad line and why."""
     try:
-        return C.parse_import(C.decode_upload(data), fmt)
-    except C.ImportFailed as exc:
+        return F.parse_import(F.decode_upload(data), fmt)
+    except F.ImportFailed as exc:
         raise ImportRejected(str(exc), issues=[i.to_json() for i in exc.issues]) from None
 
 
-def export_entries(session: Session, which: str = "working") -> list[C.ExportEntry]:
+def export_entries(session: Session, which: str = "working") -> list[F.ExportEntry]:
     """``working``: every entry's working copy; ``published``: what shoppers get."""
     rows = session.scalars(select(KbEntry).where(KbEntry.deleted.is_(False)).order_by(KbEntry.id)).all()
     out = []
@@ -74,9 +75,9 @@ def export_entries(session: Session, which: str = "working") -> list[C.ExportEnt
         if which == "published":
             if r.published is None:
                 continue
-            out.append(C.ExportEntry(r.id, r.published.get("topic") or r.topic, "published",
+            out.append(F.ExportEntry(r.id, r.published.get("topic") or r.topic, "published",
                                      C.locales_from_json(r.published)))
         else:
-            out.append(C.ExportEntry(r.id, r.topic, "published" if r.status == "published" else "draft",
+            out.append(F.ExportEntry(r.id, r.topic, "published" if r.status == "published" else "draft",
                                      working_locales(r)))
     return out
