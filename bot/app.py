@@ -166,6 +166,9 @@ def create_app(
         app.include_router(module.router)
         if hasattr(module, "editor_router"):
             app.include_router(module.editor_router)
+        install = getattr(module, "install", None)  # state the domain keeps on the app, created here, not lazily
+        if install is not None:
+            install(app)
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> dict[str, Any]:

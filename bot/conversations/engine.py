@@ -11,7 +11,8 @@ from typing import Any, Protocol
 from starlette.concurrency import run_in_threadpool
 
 from bot.i18n import t
-from bot.nlu.base import ConversationContext, Decision
+from bot.knowledge.models import KnowledgeBase
+from bot.nlu.base import ConversationContext, Decision, LiveEngine
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -95,9 +96,10 @@ class EngineProvider:
         async with self._slots:
             return await run_in_threadpool(engine.respond, text, context)
 
-    def knowledge(self) -> Any:
-        """The knowledge base the engine answers from now (None before it is built or for engines without one)."""
-        return getattr(self._engine, "kb", None)
+    def knowledge(self) -> KnowledgeBase | None:
+        """The knowledge base the engine answers from now (None before it is built, or for stand-in engines)."""
+        engine = self._engine
+        return engine.kb if isinstance(engine, LiveEngine) else None
 
     def topic_for(self, decision: Decision) -> str | None:
         """The knowledge base topic the shopper was asking about, else the intent."""
@@ -109,7 +111,7 @@ class EngineProvider:
                                                   "uncertain_match"):
             faq_id = next((c.get("faq_id") for c in decision.candidates if c.get("faq_id")), None)
         if kb is not None and faq_id:
-            entry = kb.get(faq_id) if hasattr(kb, "get") else None
+            entry = kb.get(faq_id)
             if entry is not None:
-                return str(getattr(entry, "topic", None) or faq_id)
+                return entry.topic or faq_id
         return decision.intent or None

@@ -97,7 +97,7 @@ class ChatService:
         self.translation = translation
         #: Masks card numbers, IBANs... (``bot.privacy.redact``) in every text before it is stored.
         self.redact = redact or (lambda text: text)
-        self.store_keys = frozenset(k.strip() for k in settings.store_keys.split(",") if k.strip())
+        self.store_keys = frozenset(settings.store_keys)
 
     # ------------------------------------------------------------------ tokens
     def token_hash(self, token: str) -> str:

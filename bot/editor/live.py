@@ -18,8 +18,7 @@ import threading
 import time
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
@@ -29,6 +28,7 @@ from bot.editor import content as C
 from bot.editor import published, seeding, service
 from bot.editor.errors import Invalid
 from bot.knowledge.models import Entry, KnowledgeBase
+from bot.nlu.base import LiveEngine
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,47 +38,28 @@ PREWARM_CHUNK = 16
 IDLE_EXIT_SECONDS = 30.0
 
 
-def supports_live(engine: object) -> bool:
-    """Whether ``engine`` can be updated in place (the real ``AnswerEngine``; test fakes cannot)."""
-    return all(hasattr(engine, name) for name in ("apply_changes", "swap_knowledge", "kb", "preview"))
+def supports_live(engine: object) -> TypeGuard[LiveEngine]:
+    """Whether ``engine`` can be updated in place (the real ``AnswerEngine``; stand-ins that only respond cannot)."""
+    return isinstance(engine, LiveEngine)
 
 
-@dataclass
-class _EngineSync:
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    #: database url -> the kb_state.revision the engine reflects (absent: unknown, compare in full)
-    applied: dict[str, int] = field(default_factory=dict)
-
-
-_SYNCS: weakref.WeakKeyDictionary[Any, _EngineSync] = weakref.WeakKeyDictionary()
-_SYNCS_LOCK = threading.Lock()
-
-
-def _sync_state(engine: Any) -> _EngineSync:
-    with _SYNCS_LOCK:
-        state = _SYNCS.get(engine)
-        if state is None:
-            state = _SYNCS[engine] = _EngineSync()
-        return state
-
-
-def mark_built(engine: Any, db: Database, revision: int) -> None:
+def mark_built(engine: LiveEngine, db: Database, revision: int) -> None:
     """Record that ``engine`` was built from the published entries of ``db`` at ``revision``."""
-    _sync_state(engine).applied[db.url] = revision
+    engine.knowledge_sync.applied[db.url] = revision
 
 
 def _published(kb: KnowledgeBase) -> dict[str, Entry]:
     return {e.id: e for e in kb.published()}
 
 
-def sync_engine(engine: Any, db: Database) -> int:
+def sync_engine(engine: object, db: Database) -> int:
     """Bring ``engine`` up to the database's published entries; returns how many entries changed.
 
     Idempotent and serialised per engine; cheap when nothing changed (one small query).
     """
     if not supports_live(engine):
         return 0
-    state = _sync_state(engine)
+    state = engine.knowledge_sync
     with state.lock:
         applied = state.applied.get(db.url)
         if applied is None:
@@ -99,10 +80,8 @@ def sync_engine(engine: Any, db: Database) -> int:
         return len(changes)
 
 
-def applied_revision(engine: Any, db: Database) -> int | None:
-    with _SYNCS_LOCK:
-        state = _SYNCS.get(engine)
-    return state.applied.get(db.url) if state is not None else None
+def applied_revision(engine: object, db: Database) -> int | None:
+    return engine.knowledge_sync.applied.get(db.url) if supports_live(engine) else None
 
 
 def _poll(ref: weakref.ReferenceType[Any], db: Database, interval: float) -> None:
@@ -158,16 +137,21 @@ def build_engine(settings: Settings) -> Any:
     return engine
 
 
+def install(app: Any) -> None:
+    """Give ``app`` its editor handle (``app.state.knowledge``); called by :func:`bot.app.create_app`."""
+    app.state.knowledge = KnowledgeLive(app.state.db, app.state.settings)
+
+
 class KnowledgeLive:
     """The editor's handle on one app: its database, its engine (once built) and a background embedder.
 
-    Kept on ``app.state.knowledge`` (created on first use).
+    Kept on ``app.state.knowledge``, created with the app (:func:`install`).
     """
 
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
-        self.engine: Any | None = None
+        self.engine: LiveEngine | None = None
         self._seeded = False
         self._lock = threading.Lock()
         self._prewarm: queue.Queue[list[str]] = queue.Queue()
@@ -175,12 +159,7 @@ class KnowledgeLive:
 
     @classmethod
     def of(cls, app: Any) -> KnowledgeLive:
-        live = getattr(app.state, "knowledge", None)
-        if live is None:
-            with _SYNCS_LOCK:
-                live = getattr(app.state, "knowledge", None)
-                if live is None:
-                    live = app.state.knowledge = cls(app.state.db, app.state.settings)
+        live: KnowledgeLive = app.state.knowledge
         return live
 
     def ensure_seeded(self) -> None:
@@ -190,7 +169,7 @@ class KnowledgeLive:
                     seeding.ensure_seeded(self.db.session, self.settings)
                     self._seeded = True
 
-    def attach(self, engine: Any) -> None:
+    def attach(self, engine: object) -> None:
         """Use ``engine`` from now on (the chat's engine, once it is built)."""
         if engine is not self.engine and supports_live(engine):
             self.engine = engine
@@ -253,7 +232,7 @@ def decision_json(decision: Any) -> dict[str, Any]:
     }
 
 
-def preview(session: Session, engine: Any, text: str, locale: str | None,
+def preview(session: Session, engine: LiveEngine, text: str, locale: str | None,
             draft: tuple[str, object, object] | None = None, scope: str = "all") -> dict[str, Any]:
     """What the bot does with ``text`` now (published) and with the drafts, side by side; nothing goes live.
 

@@ -24,7 +24,7 @@ from bot.db.types import utcnow
 from bot.editor import content as C
 from bot.editor import formats as F
 from bot.editor import missed, service, transfer
-from bot.editor.live import KnowledgeLive, supports_live
+from bot.editor.live import KnowledgeLive, install, supports_live  # noqa: F401  (install: create_app calls it)
 from bot.editor.live import preview as preview_decisions
 from bot.editor.models import KbEntry
 from bot.editor.schemas import (
