@@ -18,8 +18,11 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 
-class Engine(Protocol):
-    """What the chat needs from ``bot.nlu.pipeline.AnswerEngine``."""
+class Responder(Protocol):
+    """What the chat needs from an answer engine (``bot.nlu.pipeline.AnswerEngine`` or a stand-in): a decision.
+
+    Not called ``Engine``: that word is the answer engine only, and ``db.engine`` the SQLAlchemy one.
+    """
 
     def respond(self, text: str, context: ConversationContext) -> Decision: ...
 
@@ -47,7 +50,7 @@ class EngineProvider:
 
     RETRY_AFTER_SECONDS = 60.0
 
-    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+    def __init__(self, settings: Settings, engine: Responder | None = None) -> None:
         self.settings = settings
         self._engine = engine
         self._lock = asyncio.Lock()
@@ -63,7 +66,7 @@ class EngineProvider:
             return "failed"
         return "loading" if self._lock.locked() else "idle"
 
-    def _build(self) -> Engine:
+    def _build(self) -> Responder:
         started = time.perf_counter()
         engine = load_factory(self.settings.engine_factory)(self.settings)
         try:  # load lazily initialised models now, not on the first shopper's message
@@ -73,7 +76,7 @@ class EngineProvider:
         log.info("answer engine ready in %.1fs (%s)", time.perf_counter() - started, self.settings.engine_factory)
         return engine
 
-    async def get(self) -> Engine:
+    async def get(self) -> Responder:
         """The engine, building it once; raises if building failed (retried after a minute)."""
         if self._engine is not None:
             return self._engine

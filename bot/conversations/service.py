@@ -25,7 +25,7 @@ from bot.conversations.errors import Invalid
 from bot.conversations.events import Outbox, agent_message, note_json, public_message, state_frame
 from bot.conversations.models import Conversation, Message, Note
 from bot.conversations.store import append_message, find_by_client_id, get_conversation, lock_conversation, lock_held
-from bot.conversations.texts import normalize_lang, ui_text
+from bot.conversations.texts import supported_locale, ui_text
 from bot.db.session import Database
 from bot.db.types import iso, new_id, utcnow
 from bot.events import AgentReplied, BotDecided, ConversationStarted, EmailLeft, Rated, Reopened, emit
@@ -130,7 +130,7 @@ class ChatService:
                     return None
                 return Opened(conv.id, token, False, conv.state, conv.lang, self._agent_name(session, conv),
                               self._queued_reason(session, conv))
-        lang = normalize_lang(locale if isinstance(locale, str) else None, self.settings.default_locale)
+        lang = supported_locale(locale if isinstance(locale, str) else None, self.settings.default_locale)
         token = secrets.token_urlsafe(32)
         now = utcnow()
         with self.db.session() as session:
