@@ -39,6 +39,7 @@ from bot.realtime.pubsub import create_pubsub
 from bot.settings import REPO_ROOT, Settings, get_settings
 from bot.translation.chat import ChatTranslation
 from bot.translation.service import TranslationService
+from bot.web import access_log
 from bot.web.clients import ForwardedClientMiddleware
 from bot.web.errors import ERROR_RESPONSES, install_error_handlers
 from bot.web.guards import BodyLimitMiddleware, JsonUnicodeMiddleware, SecurityHeadersMiddleware
@@ -92,6 +93,7 @@ def create_app(
     """Build the app. ``engine``: an answer engine to use (tests); otherwise built from ``settings.engine_factory``
     in the background at startup (``preload_engine``) or on the first message."""
     settings = settings or get_settings()
+    access_log.install()  # no credential in a logged URL, whoever configures logging later
     db = Database.from_settings(settings)
     if migrate_db:
         migrate.upgrade(db.engine)

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.auth.cli import add_create_user_parser
 from bot.knowledge import KnowledgeBaseError, files
-from bot.privacy.retention import add_purge_parser
+from bot.privacy.cli import add_purge_parser
 from bot.serve import add_serve_parser
 from bot.settings import Settings
 from bot.translation.cli import add_translate_parser

@@ -120,7 +120,17 @@ class Settings(BaseSettings):
     ws_max_frame_bytes: int = Field(16_384, description="Larger websocket frames get a too_large error frame.")
     ws_protocol_max_bytes: int = Field(1_048_576, description="Frames above this are refused by the server (1009).")
     ws_hello_timeout: float = Field(15.0, description="Seconds a socket may stay open without sending hello.")
-    shopper_rate_per_minute: int = Field(30, description="Shopper messages per socket per minute (rate_limited).")
+    ws_auth_check_seconds: float = Field(
+        2.0, description="How often an agent socket re-checks its login: logout, deactivation and role or language "
+        "changes close it within this time (also across processes: the check reads the database)."
+    )
+    # Socket rate limits (the `limits` library; counted in Redis when redis_url is set, else in this process)
+    shopper_rate_per_minute: int = Field(30, description="Shopper messages per conversation per minute, all of its "
+                                         "sockets together (rate_limited).")
+    address_rate_per_minute: int = Field(120, description="Shopper messages per client address per minute.")
+    address_conversations_per_minute: int = Field(30, description="New conversations per client address per minute.")
+    address_max_sockets: int = Field(20, description="Open shopper sockets per client address (per process).")
+    email_rate_per_minute: int = Field(5, description="email frames per conversation per minute.")
     pubsub_url: str = Field("memory://", description="Realtime relay: memory:// (one process); see docs/realtime.md.")
     widget_popular: str = Field(
         "", description="FAQ ids the widget offers on open (up to 4): 'a,b,c' for every store or 'demo=a,b;shop2=c'; "

@@ -204,7 +204,7 @@ def test_login_throttle_answers_429_in_the_format(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------- 8. CSP, framing
 def test_credential_pages_send_csp_without_inline_script(server: LiveServer) -> None:
-    for path in ("/console", "/editor"):
+    for path in ("/console", "/editor", "/users", "/reports"):
         r = httpx.get(f"{server.http}{path}", timeout=10)
         assert r.status_code == 200
         csp = r.headers["content-security-policy"]

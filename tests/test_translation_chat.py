@@ -13,9 +13,18 @@ from pathlib import Path
 
 import httpx
 import pytest
-from chat_support import PASSWORD, LiveServer, Shopper, add_user, auth, login, make_app, queued_conversation
+from chat_support import (
+    PASSWORD,
+    LiveServer,
+    Shopper,
+    add_user,
+    agent_connect,
+    auth,
+    login,
+    make_app,
+    queued_conversation,
+)
 from translation_support import REAL_LIBRETRANSLATE, libretranslate_server, run_isolated, tiny_packages
-from websockets.sync.client import connect
 
 from bot.handoff.scope import queue_languages, serves
 from bot.nlu.translate import FastTranslateTranslator
@@ -167,7 +176,7 @@ def test_portuguese_shopper_and_english_agent(live: LiveServer) -> None:
     assert "#A12345" in first["translation"]["text"] and "want" in first["translation"]["text"].lower()
 
     # Live: the agent socket's frame carries the translation too.
-    with connect(f"{live.ws}/ws/agent?token={eva['Authorization'].split()[1]}", open_timeout=10) as ws:
+    with agent_connect(live.ws, eva["Authorization"].split()[1]) as ws:
         assert json.loads(ws.recv(timeout=10))["type"] == "welcome"
         shopper.ack(shopper.say("Obrigado, estou à espera"))
         deadline = time.monotonic() + 20

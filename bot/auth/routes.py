@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
+import anyio.from_thread
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from bot.auth.schemas import (
     CreateUserRequest,
     LoginRequest,
     LoginResponse,
+    PasswordRequest,
     UpdateUserRequest,
     UserOut,
 )
@@ -151,13 +153,36 @@ def update_user(user_id: UserId, body: UpdateUserRequest, request: Request, admi
                                     detail={"code": "not_found", "message": "No such user."})
             emit(session, Audited(at=utcnow(), username=admin.username, user_id=admin.id, action="user_updated",
                                   subject=f"user:{user.username}", detail=changes))
-            return _user_out(user)
+            out, principal = _user_out(user), Principal.of(user)
     except service.SelfLockout as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail={"code": "cannot_change_self", "message": str(exc)}) \
             from None
     except service.AuthError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             detail={"code": "bad_request", "message": str(exc)}) from None
+    if not out.active or out.role not in ("agent", "admin"):
+        # Nobody left holding a conversation they can no longer answer: back to the queue. The handoff domain is
+        # reached through the app (no import); open sockets close on their next login check (ws_agent).
+        runtime = request.app.state.chat
+        anyio.from_thread.run(runtime.publish, runtime.handoff.release_held(principal))
+    return out
+
+
+@router.post("/api/users/{user_id}/password", status_code=204)
+def reset_password(user_id: UserId, body: PasswordRequest, request: Request, admin: AdminUser) -> None:
+    """Replace a user's password (admin); the user's sessions end and their sockets close."""
+    try:
+        with request.app.state.db.session() as session:
+            user = service.reset_password(session, user_id, body.password,
+                                          min_score=request.app.state.settings.password_min_score)
+            emit(session, Audited(at=utcnow(), username=admin.username, user_id=admin.id, action="password_reset",
+                                  subject=f"user:{user.username}", detail={}))
+    except service.UnknownUser:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail={"code": "not_found", "message": "No such user."}) \
+            from None
+    except service.AuthError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            detail={"code": "weak_password", "message": str(exc)}) from None
 
 
 def _user_out(user: User) -> UserOut:

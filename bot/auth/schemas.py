@@ -47,3 +47,9 @@ class CreateUserRequest(BaseModel):
 class ChangePasswordRequest(BaseModel):
     current_password: str = Field(min_length=1, max_length=256)
     new_password: str = Field(min_length=8, max_length=256)
+
+
+class PasswordRequest(BaseModel):
+    """``POST /api/users/{id}/password`` (admin): the user's new password."""
+
+    password: str = Field(min_length=8, max_length=256)

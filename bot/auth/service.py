@@ -257,6 +257,26 @@ def revoke_token(session: Session, token: str) -> None:
     session.execute(delete(AuthToken).where(AuthToken.token_hash == token_digest(token)))
 
 
+def revoke_user_tokens(session: Session, user_id: int) -> int:
+    """End every session of a user (deactivation, password reset); returns how many tokens were revoked."""
+    return session.execute(delete(AuthToken).where(AuthToken.user_id == user_id)).rowcount or 0
+
+
+class UnknownUser(LookupError):
+    """No account with that id."""
+
+
+def reset_password(session: Session, user_id: int, password: str,
+                   min_score: int | None = DEFAULT_MIN_SCORE) -> User:
+    """An admin replaces a user's password (:func:`set_password`: strength checked, sessions end)."""
+    user = session.get(User, user_id, with_for_update=True)
+    if user is None:
+        raise UnknownUser(user_id)
+    set_password(session, user, password, min_score)
+    log.info("password of %s replaced; its sessions ended", user.username)
+    return user
+
+
 def touch(session: Session, user_id: int) -> None:
     """Mark a user as present now (the agent console's socket calls this periodically)."""
     session.execute(update(User).where(User.id == user_id).values(last_seen_at=utcnow()))

@@ -50,8 +50,9 @@ async def list_conversations(
 async def get_conversation(conversation_id: ConversationId, request: Request, user: AgentUser) -> dict:
     """Full history: messages with intent, confidence, reason and faq_id of each bot decision; notes; handoffs.
 
-    Shopper messages in a language other than your reading language (your first language) carry
-    ``translation`` when a translator covers the pair."""
+    403 ``out_of_scope`` for agents who neither serve the conversation's language nor hold it. Shopper messages
+    in a language other than your reading language (your first language) carry ``translation`` when a translator
+    covers the pair."""
     try:
         return await run_in_threadpool(runtime_of(request).chat.detail, conversation_id, user)
     except ChatError as exc:

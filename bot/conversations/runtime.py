@@ -13,7 +13,9 @@ from bot.auth.service import resolve_secret_key
 from bot.conversations.engine import EngineProvider, fallback_decision
 from bot.conversations.errors import NotFound
 from bot.conversations.events import Outbox, conversation_channel
-from bot.conversations.service import ChatService, HandoffQueue
+from bot.conversations.handoff_port import HandoffQueue
+from bot.conversations.ratelimit import SocketLimits
+from bot.conversations.service import ChatService
 from bot.conversations.welcome import PopularQuestions
 from bot.db.session import Database
 from bot.nlu.base import Decision
@@ -43,6 +45,7 @@ class ChatRuntime:
         self.handoff = handoff
         self.chat = ChatService(db, settings, resolve_secret_key(settings), handoff, translation, redact)
         self.popular = PopularQuestions(settings.widget_popular, settings.kb_path, engine.knowledge)
+        self.limits = SocketLimits(settings)
         self._locks: dict[str, list[Any]] = {}  # id -> [lock, users]
         self._tasks: set[asyncio.Task[None]] = set()
 

@@ -13,16 +13,17 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.auth.models import User
 from bot.auth.service import Principal
-from bot.conversations.errors import Invalid
+from bot.conversations.errors import Conflict, Invalid
 from bot.conversations.events import Outbox, agent_message, note_json, public_message, state_frame
+from bot.conversations.handoff_port import HandoffQueue
 from bot.conversations.models import Conversation, Message, Note
 from bot.conversations.store import append_message, find_by_client_id, get_conversation, lock_conversation, lock_held
 from bot.conversations.texts import supported_locale, ui_text
@@ -42,16 +43,9 @@ CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 WELCOME_HISTORY_LIMIT = 500
 
 
-class HandoffQueue(Protocol):
-    """What the chat needs from the handoff domain (``bot.handoff.service.HandoffService``), injected so that
-    conversations never import handoff (handoff builds on conversations, not the other way round)."""
-
-    def enqueue(self, session: Session, conv: Conversation, reason: str, topic: str | None,
-                outbox: Outbox) -> None: ...
-
-    def queued_reason(self, session: Session, conv: Conversation) -> str | None: ...
-
-    def history(self, session: Session, conversation_id: str) -> list[dict[str, Any]]: ...
+def client_id_taken() -> Conflict:
+    """A client id names one author's message; someone else reusing it gets this (409 / ``bad_request``)."""
+    return Conflict("client_id_taken", "this client_id belongs to another author's message")
 
 
 @dataclass
@@ -107,6 +101,8 @@ class ChatService:
         if not isinstance(text, str) or not text.strip():
             raise Invalid("empty", "text must be a non-empty string")
         text = text.strip()
+        if "\x00" in text:  # PostgreSQL refuses NUL in text: say so instead of failing on commit
+            raise Invalid("bad_text", "text must not contain NUL characters")
         if len(text) > self.settings.max_message_chars:
             raise Invalid("text_too_long", f"text is {len(text)} characters; the limit is "
                                             f"{self.settings.max_message_chars}")
@@ -189,6 +185,8 @@ class ChatService:
                 with self.db.session() as session:
                     existing = find_by_client_id(session, conversation_id, client_id)
                     if existing is not None:
+                        if existing.role != "shopper":
+                            raise client_id_taken()
                         return Stored(public_message(existing), created=False, message_id=existing.id)
                     conv = lock_conversation(session, conversation_id)
                     outbox = Outbox()
@@ -266,7 +264,8 @@ class ChatService:
 
     def set_email(self, conversation_id: str, email: object) -> Outbox:
         """Keep the shopper's email so an agent can answer later; confirms with a system message."""
-        if not isinstance(email, str) or len(email) > 254 or not EMAIL_PATTERN.match(email.strip()):
+        if (not isinstance(email, str) or len(email) > 254 or "\x00" in email
+                or not EMAIL_PATTERN.match(email.strip())):
             raise Invalid("bad_email", "that does not look like an email address")
         outbox = Outbox()
         with self.db.session() as session:
@@ -318,6 +317,10 @@ class ChatService:
             if cid is not None:
                 existing = find_by_client_id(session, conversation_id, cid)
                 if existing is not None:
+                    # A client id names one author's message: a resend by that agent is idempotent, anyone
+                    # else's reuse (the shopper's id, another agent's) is a conflict, never their message back.
+                    if existing.role != "agent" or existing.author_id != user.id:
+                        raise client_id_taken()
                     return Stored(agent_message(existing), created=False, message_id=existing.id)
             conv = lock_held(session, conversation_id, user)
             extra: dict[str, Any] = {}
@@ -351,6 +354,7 @@ class ChatService:
         text = self.check_text(text)
         with self.db.session() as session:
             conv = get_conversation(session, conversation_id)
+            self.handoff.check_scope(conv, user)
             note = Note(conversation_id=conv.id, author_id=user.id, author_name=user.name, text=text,
                         created_at=utcnow())
             session.add(note)
@@ -364,18 +368,21 @@ class ChatService:
     def detail(self, conversation_id: str, user: Principal | None = None) -> dict[str, Any]:
         """Everything an agent sees: messages with the bot's decisions, notes, handoffs, contact email, rating.
 
-        For ``user``, shopper messages in a language they do not read carry a machine ``translation``
-        (translated after the database read, outside the transaction).
+        For ``user``: only agents serving the conversation's language, its holder, and admins (else
+        :class:`Forbidden`); shopper messages in a language they do not read carry a machine ``translation``
+        (translated after the database read, outside the transaction). Without a user the caller is the server.
         """
-        out = self._detail(conversation_id)
+        out = self._detail(conversation_id, user)
         if user is not None and self.translation.needed(user, out["lang"]):
             out["reading_lang"] = self.translation.reading_lang(user)
             self.translation.annotate(out["messages"], user, out["lang"])
         return out
 
-    def _detail(self, conversation_id: str) -> dict[str, Any]:
+    def _detail(self, conversation_id: str, user: Principal | None) -> dict[str, Any]:
         with self.db.read() as session:
             conv = get_conversation(session, conversation_id)
+            if user is not None:
+                self.handoff.check_scope(conv, user)
             messages = session.scalars(
                 select(Message).where(Message.conversation_id == conv.id).order_by(Message.seq)
             ).all()
@@ -410,8 +417,12 @@ class ChatService:
         if mine:
             query = query.where(Conversation.agent_id == user.id)
             query = query.where(Conversation.state == (state or "agent"))
-        elif state:
-            query = query.where(Conversation.state == state)
+        else:
+            if state:
+                query = query.where(Conversation.state == state)
+            langs = self.handoff.visible_languages(user)
+            if langs is not None:  # other languages' conversations (and their emails) stay out of sight
+                query = query.where(or_(Conversation.lang.in_(langs), Conversation.agent_id == user.id))
         with self.db.read() as session:
             return [self._summary(session, c) for c in session.scalars(query).all()]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from bot.auth.models import AGENT_ROLES  # noqa: F401  (re-exported: callers import it from here)
 from bot.nlu.base import SUPPORTED_LOCALES
 
 
@@ -59,3 +60,11 @@ def queue_languages(user: Any, translator: Covers | None = None,
     spoken = set(_languages(user))
     translated = {lang for lang in candidates if lang not in spoken and translated_for(user, lang, translator)}
     return spoken, translated
+
+
+def may_access(user: Any, lang: str | None, holder_id: int | None, translator: Covers | None = None) -> bool:
+    """Read, note, reply: :func:`serves` the language, or ``user`` holds the conversation (its language may have
+    changed since the claim). Editors never: they do not answer shoppers."""
+    if getattr(user, "role", None) not in AGENT_ROLES:
+        return False
+    return (holder_id is not None and holder_id == user.id) or serves(user, lang, translator)

@@ -26,7 +26,7 @@ from bot.db.types import iso, utcnow
 from bot.events import Claimed, HandedBack, HandedOff, Released, Resolved, emit
 from bot.handoff.hours import SupportHours
 from bot.handoff.models import Handoff
-from bot.handoff.scope import Covers, queue_languages, serves
+from bot.handoff.scope import Covers, may_access, queue_languages, serves
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,14 @@ def _unheld(conv: Conversation, holders: list[int], outbox: Outbox) -> None:
     )
 
 
+def check_scope(conv: Conversation, user: Principal, translator: Covers | None = None) -> None:
+    """:class:`Forbidden` unless ``user`` serves the conversation's language (``translator`` widens that) or
+    holds it: reading, notes."""
+    holder = conv.agent_id if conv.state == "agent" else None
+    if not may_access(user, conv.lang, holder, translator):
+        raise Forbidden("out_of_scope", f"this conversation is in {conv.lang!r}, which you do not serve")
+
+
 class HandoffService:
     """Queue operations over one database."""
 
@@ -90,6 +98,16 @@ class HandoffService:
         self.settings = settings
         self.translator = translator
         self.hours = SupportHours.parse(settings.support_hours, settings.support_timezone)
+
+    # ------------------------------------------------------------------ language scope (bot/handoff/scope.py)
+    def check_scope(self, conv: Conversation, user: Principal) -> None:
+        """:class:`Forbidden` unless ``user`` serves the conversation's language (or holds it): read, notes."""
+        check_scope(conv, user, self.translator)
+
+    def visible_languages(self, user: Principal) -> list[str] | None:
+        """The conversation languages ``user`` may see (spoken and translated); None: every language."""
+        scope = queue_languages(user, self.translator)
+        return None if scope is None else sorted(scope[0] | scope[1])
 
     # ------------------------------------------------------------------ entering the queue
     def availability(self, session: Session, lang: str, now: datetime | None = None) -> str:
@@ -252,6 +270,23 @@ class HandoffService:
             _notice(session, conv, "agent_left", outbox)
             _unheld(conv, holders, outbox)
             outbox.queue_changed()
+        return outbox
+
+    def release_held(self, user: Principal) -> Outbox:
+        """Put every conversation ``user`` holds back in the queue (they were deactivated or stopped being an
+        agent), so no shopper waits on someone who cannot answer any more."""
+        outbox = Outbox()
+        with self.db.read() as session:
+            held = session.scalars(
+                select(Conversation.id).where(Conversation.agent_id == user.id, Conversation.state == "agent")
+            ).all()
+        for conversation_id in held:
+            try:
+                outbox.extend(self.release(conversation_id, user))
+            except Conflict:  # resolved or handed back meanwhile
+                continue
+        if held:
+            log.info("released %d conversations held by %s", len(held), user.username)
         return outbox
 
     def resolve(self, conversation_id: str, user: Principal) -> Outbox:

@@ -73,11 +73,7 @@ class LiveKnowledge:
         self.settings = settings
         self.embedder = embedder
         self.intent_examples = intent_examples
-        self.centering: LanguageCentering | None = None
-        if settings.language_centering > 0:
-            self.centering = LanguageCentering.estimate(
-                embedder.embed_passages, intent_examples, settings.language_centering
-            )
+        self.centering: LanguageCentering | None = None  # estimated on the first one-language build
         self._small_talk: dict[bool, np.ndarray] = {}  # built on first use (see small_talk_similarity)
         self._swap_lock = threading.Lock()
         self._rebuild_lock = threading.Lock()  # one full rebuild at a time
@@ -95,7 +91,11 @@ class LiveKnowledge:
         """Embed, index and train for ``kb`` without touching the live state."""
         started = time.perf_counter()
         variants = list(kb.variants())
-        centred = self.centering is not None and len({v.locale for v in variants}) == 1
+        centred = self.settings.language_centering > 0 and len({v.locale for v in variants}) == 1
+        if centred and self.centering is None:  # idempotent: a racing second estimate computes the same means
+            self.centering = LanguageCentering.estimate(
+                self.embedder.embed_passages, self.intent_examples, self.settings.language_centering
+            )
         vectors = self._variant_vectors(variants, centred, progress=progress)
         index = VectorIndex(self.embedder.dim)
         index.add(variants, vectors)

@@ -364,14 +364,19 @@
   // ---------------------------------------------------------------- live updates (/ws/agent)
   function connectWs() {
     if (!auth || (ws && ws.readyState <= 1)) return;
-    const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/agent?token=" + encodeURIComponent(auth.token);
+    // The token goes in the first frame, never in the URL (URLs end up in access logs).
+    const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/agent";
     const sock = new WebSocket(url); ws = sock;
-    sock.onopen = () => { wsAttempt = 0; $("live-dot").classList.add("on"); $("live-dot").title = "Live"; loadQueue(); };
+    sock.onopen = () => {
+      sock.send(JSON.stringify({ type: "auth", token: auth.token }));
+      wsAttempt = 0; $("live-dot").classList.add("on"); $("live-dot").title = "Live"; loadQueue();
+    };
     sock.onmessage = (ev) => { let f; try { f = JSON.parse(ev.data); } catch (e) { return; } onFrame(f); };
     sock.onclose = (ev) => {
       $("live-dot").classList.remove("on"); $("live-dot").title = "Reconnecting…";
       if (ws !== sock) return;
       ws = null;
+      // 4401: logged out or deactivated; 4403: origin refused. 4412 (role or languages changed) reconnects.
       if (ev.code === 4401 || ev.code === 4403) { Borderless.logout(false); return; }
       const base = Math.min(20000, 500 * 2 ** wsAttempt++);
       wsTimer = setTimeout(connectWs, base / 2 + Math.random() * base / 2);
