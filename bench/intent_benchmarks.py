@@ -23,6 +23,7 @@ import re
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -80,7 +81,8 @@ def rank_all(engine, cases: list[tuple[str, str | None]], desc: str) -> list[tup
 
 def decide(ranked: list[tuple[str | None, object, list]], answer_threshold: float) -> list[tuple[str | None, object]]:
     defaults = Settings()
-    policy = ThresholdPolicy(
+    policy = replace(
+        ThresholdPolicy.from_settings(defaults),
         answer_threshold=answer_threshold,
         clarify_threshold=min(defaults.clarify_threshold, answer_threshold),
         intent_threshold=defaults.intent_threshold,

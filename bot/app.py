@@ -24,10 +24,10 @@ from bot import __version__
 from bot.auth.routes import router as auth_router
 from bot.auth.service import bootstrap
 from bot.auth.throttle import LoginThrottle
-from bot.conversations.engine import Engine, EngineProvider
+from bot.conversations.engine import EngineProvider, Responder
 from bot.conversations.routes import router as conversations_router
 from bot.conversations.runtime import ChatRuntime
-from bot.conversations.texts import normalize_lang, ui_bundle
+from bot.conversations.texts import supported_locale, ui_bundle
 from bot.conversations.ws import router as ws_router
 from bot.db import migrate
 from bot.db.session import Database
@@ -86,7 +86,7 @@ def _page_endpoint(name: str) -> Any:
 def create_app(
     settings: Settings | None = None,
     *,
-    engine: Engine | None = None,
+    engine: Responder | None = None,
     migrate_db: bool = True,
     preload_engine: bool = True,
 ) -> FastAPI:
@@ -168,6 +168,9 @@ def create_app(
         app.include_router(module.router)
         if hasattr(module, "editor_router"):
             app.include_router(module.editor_router)
+        install = getattr(module, "install", None)  # state the domain keeps on the app, created here, not lazily
+        if install is not None:
+            install(app)
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> dict[str, Any]:
@@ -195,7 +198,7 @@ def create_app(
     @app.get("/api/i18n/{lang}", tags=["meta"])
     def ui_strings(lang: str) -> dict[str, str]:
         """The widget's strings in ``lang`` (English where a string is missing)."""
-        return ui_bundle(normalize_lang(lang, settings.default_locale))
+        return ui_bundle(supported_locale(lang, settings.default_locale))
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:

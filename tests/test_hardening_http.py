@@ -336,9 +336,9 @@ def test_csv_export_neutralises_formulas_and_imports_back(server: LiveServer) ->
                         for line in rows), rows
     assert "'=1+1 shipping?" in r.text and "'-5% off today" in r.text and "'@here" in r.text
     # The file imports back unchanged (the leading quote is taken off again).
-    from bot.editor import content
+    from bot.editor import formats
 
-    imported = {e.id: e for e in content.parse_csv(r.text)}["formula-test"]
+    imported = {e.id: e for e in formats.parse_csv(r.text)}["formula-test"]
     assert imported.topic == body["topic"] and imported.locales["en"].answer == "-5% off today"
 
 

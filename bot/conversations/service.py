@@ -13,7 +13,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -23,9 +23,10 @@ from bot.auth.models import User
 from bot.auth.service import Principal
 from bot.conversations.errors import Conflict, Forbidden, Invalid
 from bot.conversations.events import Outbox, agent_message, note_json, public_message, state_frame
+from bot.conversations.handoff_port import HandoffQueue
 from bot.conversations.models import Conversation, Message, Note
 from bot.conversations.store import append_message, find_by_client_id, get_conversation, lock_conversation, lock_held
-from bot.conversations.texts import normalize_lang, ui_text
+from bot.conversations.texts import supported_locale, ui_text
 from bot.db.session import Database
 from bot.db.types import iso, new_id, utcnow
 from bot.events import AgentReplied, BotDecided, ConversationStarted, EmailLeft, Rated, Reopened, emit
@@ -46,26 +47,6 @@ WELCOME_HISTORY_LIMIT = 500
 def client_id_taken() -> Conflict:
     """A client id names one author's message; someone else reusing it gets this (409 / ``bad_request``)."""
     return Conflict("client_id_taken", "this client_id belongs to another author's message")
-
-
-class HandoffQueue(Protocol):
-    """What the chat needs from the handoff domain (``bot.handoff.service.HandoffService``), injected so that
-    conversations never import handoff (handoff builds on conversations, not the other way round)."""
-
-    def enqueue(self, session: Session, conv: Conversation, reason: str, topic: str | None,
-                outbox: Outbox) -> None: ...
-
-    def queued_reason(self, session: Session, conv: Conversation) -> str | None: ...
-
-    def history(self, session: Session, conversation_id: str) -> list[dict[str, Any]]: ...
-
-    def check_scope(self, conv: Conversation, user: Principal) -> None:
-        """Raise ``Forbidden`` unless ``user`` serves the conversation's language or holds it."""
-        ...
-
-    def visible_languages(self, user: Principal) -> list[str] | None:
-        """The conversation languages ``user`` may see; None: every language."""
-        ...
 
 
 @dataclass
@@ -111,7 +92,7 @@ class ChatService:
         self.translation = translation
         #: Masks card numbers, IBANs... (``bot.privacy.redact``) in every text before it is stored.
         self.redact = redact or (lambda text: text)
-        self.store_keys = frozenset(k.strip() for k in settings.store_keys.split(",") if k.strip())
+        self.store_keys = frozenset(settings.store_keys)
 
     # ------------------------------------------------------------------ tokens
     def token_hash(self, token: str) -> str:
@@ -146,7 +127,7 @@ class ChatService:
                     return None
                 return Opened(conv.id, token, False, conv.state, conv.lang, self._agent_name(session, conv),
                               self._queued_reason(session, conv))
-        lang = normalize_lang(locale if isinstance(locale, str) else None, self.settings.default_locale)
+        lang = supported_locale(locale if isinstance(locale, str) else None, self.settings.default_locale)
         token = secrets.token_urlsafe(32)
         now = utcnow()
         with self.db.session() as session:

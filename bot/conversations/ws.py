@@ -31,7 +31,7 @@ def origin_allowed(origin: str | None, host: str | None, settings: Settings) -> 
     """Same origin, configured origins, and (by default) localhost; no Origin header means no browser."""
     if origin is None:
         return True
-    allowed = [o.strip().rstrip("/").lower() for o in settings.allowed_origins.split(",") if o.strip()]
+    allowed = [o.rstrip("/").lower() for o in settings.allowed_origins]
     if "*" in allowed:
         return True
     value = origin.strip().rstrip("/").lower()

@@ -16,6 +16,7 @@ from fastapi import WebSocket
 from starlette.concurrency import run_in_threadpool
 
 from bot.auth.deps import principal_for_token
+from bot.auth.models import AGENT_ROLES
 from bot.auth.service import Principal, touch
 from bot.conversations.events import AGENTS_CHANNEL
 from bot.conversations.runtime import ChatRuntime
@@ -29,7 +30,6 @@ from bot.conversations.ws_frames import (
     error_frame,
 )
 from bot.conversations.ws_socket import FrameSocket
-from bot.handoff.scope import AGENT_ROLES
 
 log = logging.getLogger(__name__)
 

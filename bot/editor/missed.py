@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,9 +20,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.conversations.models import Message
-from bot.db.types import iso
+from bot.db.types import iso, utcnow
+from bot.editor import content as C
 from bot.editor.content import fold
-from bot.editor.models import MissedQuestion
+from bot.editor.errors import Invalid, NotFound
+from bot.editor.models import KbEntry, MissedQuestion
+from bot.editor.service import Actor, add_questions, create_entry
 from bot.events import BotDecided
 
 log = logging.getLogger(__name__)
@@ -267,3 +270,111 @@ def agent_answers_for(session: Session, items: Sequence[MissedQuestion]) -> dict
             out[m.id] = AgentAnswer(lang=reply[2] or m.lang, text=reply[1], agent=reply[3],
                                     conversation_id=m.conversation_id)
     return out
+
+
+# ---------------------------------------------------------------------------------------------- editor actions
+def missed_groups(session: Session, embed: Any | None, search: Any | None = None,
+                  threshold: float = GROUP_THRESHOLD, status: str = "open") -> list[dict[str, Any]]:
+    """Open missed questions grouped by meaning across languages, biggest groups first.
+
+    ``embed(texts) -> unit vectors`` (the engine's embedder); without one, identical texts group together.
+    ``search(vector) -> (faq_id, score) | None`` suggests the existing entry closest to each group.
+    """
+    rows = session.scalars(
+        select(MissedQuestion).where(MissedQuestion.status == status)
+        .order_by(MissedQuestion.created_at.desc()).limit(MAX_OPEN_FOR_GROUPING)
+    ).all()
+    if not rows:
+        return []
+    if embed is not None:
+        vectors = np.asarray(embed([m.text for m in rows]), dtype=np.float32)
+        groups = cluster(vectors, threshold)
+    else:
+        vectors: np.ndarray | None = None
+        by_text: dict[str, list[int]] = {}
+        for i, m in enumerate(rows):
+            by_text.setdefault(C.fold(m.text), []).append(i)
+        groups = list(by_text.values())
+    answers = agent_answers_for(session, rows)
+    out: list[MissedGroup] = []
+    for members in groups:
+        items = [rows[i] for i in members]
+        group = MissedGroup(id=items[0].id, items=items)
+        seen: set[str] = set()
+        for m in items:
+            a = answers.get(m.id)
+            if a is not None and a.text not in seen:
+                seen.add(a.text)
+                group.agent_answers.append(a)
+        group.agent_answers.sort(key=lambda a: -informativeness(a.text))  # the draft-worthy one first
+        if search is not None and vectors is not None:
+            centroid = vectors[members].mean(axis=0)
+            centroid /= max(float((centroid**2).sum()) ** 0.5, 1e-12)
+            found = search(centroid)
+            if found is not None:
+                group.suggested_entry = {"id": found[0], "score": round(float(found[1]), 4)}
+        out.append(group)
+    out.sort(key=lambda g: (-len(g.items), -max(m.created_at.timestamp() for m in g.items)))
+    return [g.to_json() for g in out]
+
+
+def _open_missed(session: Session, missed_ids: Iterable[str]) -> list[MissedQuestion]:
+    ids = list(dict.fromkeys(missed_ids))
+    if not ids:
+        raise Invalid("no missed questions given")
+    rows = session.scalars(select(MissedQuestion).where(MissedQuestion.id.in_(ids))).all()
+    if len(rows) != len(ids):
+        raise NotFound("some of these missed questions do not exist")
+    return sorted(rows, key=lambda m: m.created_at)
+
+
+def _resolve(rows: Sequence[MissedQuestion], actor: Actor, status: str, entry_id: str | None) -> None:
+    now = utcnow()
+    for m in rows:
+        m.status, m.resolved_entry_id, m.resolved_by, m.resolved_at = status, entry_id, actor.username, now
+
+
+def _questions_by_lang(rows: Sequence[MissedQuestion]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for m in rows:
+        lang = m.lang if m.lang and m.lang != "und" else "en"
+        out.setdefault(lang, []).append(m.text)
+    return {lang: C.clean_questions(qs) for lang, qs in out.items()}
+
+
+def missed_to_entry(session: Session, actor: Actor, missed_ids: Sequence[str], entry_id: object, topic: object,
+                    answers: Mapping[str, str] | None = None) -> KbEntry:
+    """A new draft entry whose questions are the missed ones (per language); answers: given ones, else what an
+    agent replied in that language in one of the handed-off conversations, else empty (to write)."""
+    rows = _open_missed(session, missed_ids)
+    questions = _questions_by_lang(rows)
+    agent = agent_answers_for(session, rows)
+    drafts: dict[str, str] = {}
+    # Per language the most informative agent reply of the group (never a greeting: agent_answers_for).
+    for a in sorted(agent.values(), key=lambda a: -informativeness(a.text)):
+        drafts.setdefault(a.lang, a.text)
+    given = {k: v.strip() for k, v in (answers or {}).items() if isinstance(v, str) and v.strip()}
+    locales = {
+        lang: {"answer": given.get(lang) or drafts.get(lang) or "", "questions": qs}
+        for lang, qs in questions.items()
+    }
+    for lang, text in given.items():
+        locales.setdefault(lang, {"answer": text, "questions": []})
+    row = create_entry(session, actor, entry_id, topic, locales, action="created_from_missed")
+    _resolve(rows, actor, "resolved", row.id)
+    return row
+
+
+def missed_to_variants(session: Session, actor: Actor, missed_ids: Sequence[str], entry_id: str,
+                       expected_version: int | None) -> KbEntry:
+    """Add the missed questions as question variants of an existing entry (its working copy)."""
+    rows = _open_missed(session, missed_ids)
+    row = add_questions(session, actor, entry_id, expected_version, _questions_by_lang(rows))
+    _resolve(rows, actor, "resolved", row.id)
+    return row
+
+
+def dismiss_missed(session: Session, actor: Actor, missed_ids: Sequence[str]) -> int:
+    rows = _open_missed(session, missed_ids)
+    _resolve(rows, actor, "dismissed", None)
+    return len(rows)

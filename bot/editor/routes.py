@@ -22,8 +22,10 @@ from bot.auth.deps import require_role
 from bot.auth.service import Principal
 from bot.db.types import utcnow
 from bot.editor import content as C
-from bot.editor import service
-from bot.editor.live import KnowledgeLive, supports_live
+from bot.editor import formats as F
+from bot.editor import missed, service, transfer
+from bot.editor.live import KnowledgeLive, install, supports_live  # noqa: F401  (install: create_app calls it)
+from bot.editor.live import preview as preview_decisions
 from bot.editor.models import KbEntry
 from bot.editor.schemas import (
     EntryCreate,
@@ -265,9 +267,9 @@ async def import_entries(
 
     def run() -> dict[str, Any]:
         with _errors():
-            entries = service.parse_upload(data, fmt)
+            entries = transfer.parse_upload(data, fmt)
             with live.db.session() as session:
-                summary = service.import_entries(session, _actor(user), entries, publish=publish)
+                summary = transfer.import_entries(session, _actor(user), entries, publish=publish)
                 emit(session, Audited(at=utcnow(), username=user.username, user_id=user.id, action="kb_import",
                                       subject=f"{len(entries)} entries", detail={"format": fmt, "publish": publish}))
         live.sync()
@@ -292,12 +294,12 @@ def export_entries(
 ) -> Response:
     """Download every entry (working copies, or what shoppers get) as CSV or JSON."""
     with live.db.session() as session:
-        entries = service.export_entries(session, which)
+        entries = transfer.export_entries(session, which)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     if fmt == "csv":
-        body, media = C.export_csv(entries), "text/csv; charset=utf-8"
+        body, media = F.export_csv(entries), "text/csv; charset=utf-8"
     else:
-        body, media = C.export_json(entries), "application/json"
+        body, media = F.export_json(entries), "application/json"
     return Response(body, media_type=media,
                     headers={"Content-Disposition": f'attachment; filename="knowledge-{which}-{stamp}.{fmt}"'})
 
@@ -308,7 +310,7 @@ async def missed_groups(
     request: Request,
     live: Live,
     _user: Editor,
-    threshold: Annotated[float, Query(ge=0.5, le=1.0)] = service.GROUP_THRESHOLD,
+    threshold: Annotated[float, Query(ge=0.5, le=1.0)] = missed.GROUP_THRESHOLD,
     status: Annotated[Literal["open", "resolved", "dismissed"], Query()] = "open",
 ) -> list[dict[str, Any]]:
     """Missed questions grouped by meaning across languages: counts, languages, examples, agents' answers."""
@@ -323,7 +325,7 @@ async def missed_groups(
 
     def run() -> list[dict[str, Any]]:
         with live.db.session() as session:
-            return service.missed_groups(session, embed, nearest if embed else None, threshold, status)
+            return missed.missed_groups(session, embed, nearest if embed else None, threshold, status)
 
     return await run_in_threadpool(run)
 
@@ -331,14 +333,14 @@ async def missed_groups(
 @router.post("/api/editor/missed/to-entry", status_code=201)
 def missed_to_entry(body: MissedToEntry, live: Live, user: Editor) -> JSONResponse:
     """Turn a group into a new draft entry (questions per language; agents' answers as draft answers)."""
-    return _change(live, service.missed_to_entry, _actor(user), body.missed_ids, body.id, body.topic, body.answers,
+    return _change(live, missed.missed_to_entry, _actor(user), body.missed_ids, body.id, body.topic, body.answers,
                    status_code=201)
 
 
 @router.post("/api/editor/missed/to-variants")
 def missed_to_variants(body: MissedToVariants, live: Live, user: Editor, if_match: IfMatch = None) -> JSONResponse:
     """Add a group's questions as variants of an existing entry (its working copy; publish to go live)."""
-    return _change(live, service.missed_to_variants, _actor(user), body.missed_ids, body.entry_id,
+    return _change(live, missed.missed_to_variants, _actor(user), body.missed_ids, body.entry_id,
                    _version(if_match, body.version))
 
 
@@ -346,7 +348,7 @@ def missed_to_variants(body: MissedToVariants, live: Live, user: Editor, if_matc
 def dismiss_missed(body: MissedIds, live: Live, user: Editor) -> dict[str, int]:
     """Drop missed questions that need no entry (spam, one-offs)."""
     with _errors(), live.db.session() as session:
-        return {"dismissed": service.dismiss_missed(session, _actor(user), body.missed_ids)}
+        return {"dismissed": missed.dismiss_missed(session, _actor(user), body.missed_ids)}
 
 
 # ---------------------------------------------------------------------------------------------- test your change
@@ -358,4 +360,4 @@ def preview(body: PreviewBody, live: Live, _user: Editor, engine: Annotated[Any,
     if body.entry is not None:
         draft = (body.entry.id, body.entry.topic, {k: v.model_dump() for k, v in body.entry.locales.items()})
     with _errors(), live.db.session() as session:
-        return service.preview(session, engine, body.text, body.locale, draft, body.scope)
+        return preview_decisions(session, engine, body.text, body.locale, draft, body.scope)

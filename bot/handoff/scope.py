@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from bot.auth.models import AGENT_ROLES  # noqa: F401  (re-exported: callers import it from here)
 from bot.nlu.base import SUPPORTED_LOCALES
 
 
@@ -59,10 +60,6 @@ def queue_languages(user: Any, translator: Covers | None = None,
     spoken = set(_languages(user))
     translated = {lang for lang in candidates if lang not in spoken and translated_for(user, lang, translator)}
     return spoken, translated
-
-
-#: Roles that answer shoppers.
-AGENT_ROLES = ("agent", "admin")
 
 
 def may_access(user: Any, lang: str | None, holder_id: int | None, translator: Covers | None = None) -> bool:

@@ -24,14 +24,23 @@ import numpy as np
 from bot.i18n import t
 from bot.knowledge import files
 from bot.knowledge.models import Entry, KnowledgeBase
-from bot.nlu.base import ConversationContext, Decision, LanguageIdentifier, Suggestion, Translator, Turn
+from bot.nlu.base import (
+    ConversationContext,
+    Decision,
+    KnowledgeSync,
+    LanguageIdentifier,
+    Suggestion,
+    Translator,
+    Turn,
+)
 from bot.nlu.embedders import EMBEDDERS, CachedEmbedder
 from bot.nlu.index import EntryScore, aggregate
 from bot.nlu.intents import FAQ_INTENT, IntentPrediction
 from bot.nlu.knowledge_state import KnowledgeState, LiveKnowledge
-from bot.nlu.langid import get_language_identifier, resolve_language
+from bot.nlu.langid import get_language_identifier
 from bot.nlu.normalise import make_normaliser
 from bot.nlu.policy import PERSON_INTENTS, SMALL_TALK_INTENTS, PolicyOutcome, ThresholdPolicy
+from bot.nlu.stickiness import resolve_language
 from bot.nlu.translate import TRANSLATORS
 from bot.settings import Settings
 
@@ -43,7 +52,10 @@ class InvalidMessage(ValueError):
 
 
 class AnswerEngine:
-    """Turns shopper messages into decisions. Thread-safe; ``respond`` is CPU-bound."""
+    """Turns shopper messages into decisions. Thread-safe; ``respond`` is CPU-bound.
+
+    Implements :class:`bot.nlu.base.LiveEngine`: the editor changes its knowledge while it serves.
+    """
 
     _pinned: KnowledgeState | None = None  # set on the read-only views of with_state
 
@@ -63,6 +75,7 @@ class AnswerEngine:
         self.translator = translator
         self.policy = policy
         self.knowledge = LiveKnowledge(settings, embedder, intent_examples, kb)
+        self.knowledge_sync = KnowledgeSync()
 
     # ------------------------------------------------------------------ knowledge (see knowledge_state.py)
     # The editor, the benches and the tests drive live knowledge through the engine they were handed.

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -91,11 +92,11 @@ def direct_pairs(translator: Translator, failed: list[str] | None = None) -> lis
 class TranslationService:
     """Cached, time-limited, span-protecting translation over one translator."""
 
-    def __init__(self, translator: Translator, *, timeout: float = 3.0, glossary: str = "",
+    def __init__(self, translator: Translator, *, timeout: float = 3.0, glossary: Sequence[str] = (),
                  cache_size: int = 4096) -> None:
         self.translator = translator
         self.timeout = timeout
-        self.glossary = compile_glossary(glossary.split(","))
+        self.glossary = compile_glossary(glossary)
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str, str, str, str], str] = OrderedDict()
         # Re-entrant: a translation that finishes at once runs its done-callback (which caches) in the submitting
