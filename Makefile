@@ -18,8 +18,8 @@ $(BIN)/borderless: pyproject.toml
 
 install: $(BIN)/borderless
 
-# Chromium drives the browser tests; PostgreSQL runs the database tests beside SQLite; redis-server and nginx run
-# the multi-node test (tests/test_multinode.py). Tests start their own instances on free loopback ports.
+# Chromium drives the browser tests; PostgreSQL runs the database tests beside SQLite; redis-server runs
+# the shared login-throttle test and, with nginx, the multi-node test (tests/test_multinode.py). Tests start their own instances on free loopback ports.
 system-deps:
 	@if ! command -v chromium >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 	    || ! command -v redis-server >/dev/null || ! test -x /usr/sbin/nginx; then \

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import REPO  # noqa: E402
+from bench._common import REPO, prefetch_embeddings  # noqa: E402
 from bot.evaluation import evaluate, format_table, load_cases  # noqa: E402
 from bot.nlu.pipeline import build_engine  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -29,7 +29,10 @@ def main() -> None:
     parser.add_argument("--errors", type=int, default=0, help="also list up to N mistakes")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    tallies = evaluate(build_engine(Settings()), load_cases(Path(args.file)), use_hint=args.hint)
+    engine = build_engine(Settings())
+    cases = load_cases(Path(args.file))
+    prefetch_embeddings(engine, [c.text for c in cases])
+    tallies = evaluate(engine, cases, use_hint=args.hint)
     print(format_table(tallies))
     for case, d in tallies["all"].errors[: args.errors]:
         print(

@@ -36,7 +36,8 @@ import yaml
 from tqdm import tqdm
 
 from bot.nlu.base import SUPPORTED_LOCALES, ConversationContext
-from bot.nlu.langid import LANGID, normalize_lang, resolve_language
+from bot.nlu.langid import LANGID, normalize_lang
+from bot.nlu.stickiness import resolve_language
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 logger = logging.getLogger("bench.langid")

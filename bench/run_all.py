@@ -22,6 +22,10 @@ def main() -> int:
     quick = args.quick
     steps = [
         ["bench/answer_quality.py"],
+        ["bench/answer_quality.py", "--file", "bench/data/test_v2.jsonl"],
+        ["bench/robustness.py", *(["--only", "Capitalised,shouted"] if quick else [])],
+        ["bench/hard_sets.py"],
+        ["bench/single_language.py"],
         ["bench/tune_policy.py"],
         ["bench/hybrid_ablation.py"],
         ["-m", "bench.langid_bench", *(["--limit", "200"] if quick else [])],

@@ -15,6 +15,7 @@ import argparse
 import itertools
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -74,12 +75,14 @@ def main() -> None:
     grid = itertools.product(
         [0.3, 0.35, 0.4, 0.45, 0.5, 0.6], [0.1, 0.15, 0.2, 0.25, 0.3], [0.4, 0.5, 0.6, 0.7], [0.2, 0.3, 0.4, 1.01]
     )
+    base = ThresholdPolicy.from_settings(settings)
     results = []
     for answer_t, clarify_t, intent_t, human_t in grid:
         if clarify_t >= answer_t:
             continue
-        policy = ThresholdPolicy(
-            answer_threshold=answer_t, clarify_threshold=clarify_t, intent_threshold=intent_t, human_threshold=human_t
+        policy = replace(
+            base, answer_threshold=answer_t, clarify_threshold=clarify_t, intent_threshold=intent_t,
+            human_threshold=human_t,
         )
         tally = Tally()
         for case, intent, entries in prepared:

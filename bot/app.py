@@ -25,17 +25,23 @@ from bot.auth.deps import lookup_principal
 from bot.auth.routes import router as auth_router
 from bot.auth.service import bootstrap
 from bot.auth.throttle import LoginThrottle
-from bot.conversations.engine import Engine, EngineProvider
+from bot.conversations.engine import EngineProvider, Responder
 from bot.conversations.routes import router as conversations_router
 from bot.conversations.runtime import ChatRuntime
-from bot.conversations.texts import normalize_lang, ui_bundle
+from bot.conversations.texts import supported_locale, ui_bundle
 from bot.conversations.ws import router as ws_router
 from bot.db import migrate
 from bot.db.session import Database
 from bot.handoff.routes import router as queue_router
+from bot.handoff.service import HandoffService
 from bot.metrics import CONTENT_TYPE_LATEST, ChatMetrics
+from bot.privacy.redact import Redactor, install_log_redaction
+from bot.privacy.retention import retention_loop
 from bot.realtime.pubsub import create_pubsub
 from bot.settings import REPO_ROOT, Settings, get_settings
+from bot.translation.chat import ChatTranslation
+from bot.translation.service import TranslationService
+from bot.web import access_log
 from bot.web.clients import ForwardedClientMiddleware
 from bot.web.errors import ERROR_RESPONSES, install_error_handlers
 from bot.web.guards import BodyLimitMiddleware, JsonUnicodeMiddleware, SecurityHeadersMiddleware
@@ -45,8 +51,24 @@ log = logging.getLogger(__name__)
 WIDGET_DIR = REPO_ROOT / "widget"
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 #: Routers of domains added later; included when the module exists.
-OPTIONAL_ROUTERS: tuple[str, ...] = ("bot.editor.routes",)
-PAGES = {"/console": "console.html", "/demo": "demo.html"}
+OPTIONAL_ROUTERS: tuple[str, ...] = ("bot.editor.routes", "bot.translation.routes", "bot.reports.routes",
+                                     "bot.privacy.routes", "bot.audit.routes")
+PAGES = {"/console": "console.html", "/demo": "demo.html", "/reports": "reports.html", "/users": "users.html"}
+#: Domains that listen to the chat's domain events: each module has ``register(bus, db)``.
+LISTENERS: tuple[str, ...] = ("bot.editor.listeners", "bot.reports.listeners", "bot.audit.listeners")
+
+
+def register_listeners(db: Database) -> None:
+    """Subscribe every present domain's listeners to the database's event bus (app start)."""
+    for name in LISTENERS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                continue
+            raise
+        module.register(db.events, db)
+
 KB_CHANNEL = "kb"  # knowledge-base revision pushes between server processes
 REDIS_CONNECT_SECONDS = 3.0
 
@@ -90,13 +112,14 @@ def _page_endpoint(name: str) -> Any:
 def create_app(
     settings: Settings | None = None,
     *,
-    engine: Engine | None = None,
+    engine: Responder | None = None,
     migrate_db: bool = True,
     preload_engine: bool = True,
 ) -> FastAPI:
     """Build the app. ``engine``: an answer engine to use (tests); otherwise built from ``settings.engine_factory``
     in the background at startup (``preload_engine``) or on the first message."""
     settings = settings or get_settings()
+    access_log.install()  # no credential in a logged URL, whoever configures logging later
     db = Database.from_settings(settings)
     if migrate_db:
         with migrate.startup_lock(db.engine):  # several processes may start at once on one database
@@ -105,12 +128,21 @@ def create_app(
                 bootstrap(session, settings)
     bus = create_pubsub(settings.pubsub_url, settings.redis_url)
     provider = EngineProvider(settings, engine)
-    runtime = ChatRuntime(settings, db, bus, provider)
+    redactor = Redactor.from_settings(settings.redact_patterns, settings.redact_allow)
+    install_log_redaction(redactor)
+    translator = TranslationService.from_settings(settings)
+    runtime = ChatRuntime(settings, db, bus, provider, HandoffService(db, settings, translator), translator,
+                          ChatTranslation(translator, settings.default_locale), redactor.redact)
+    register_listeners(db)
     metrics = runtime.metrics = ChatMetrics(runtime)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         preload: asyncio.Task[Any] | None = None
+        # List the translation pairs now, in a thread (Argos takes seconds to import), rather than on the first
+        # queue or handoff, which would wait for it.
+        pairs = asyncio.create_task(asyncio.to_thread(runtime.translator.pairs))
+        pairs.add_done_callback(lambda t: t.cancelled() or t.exception())  # failures are logged by pairs()
         if preload_engine and engine is None:
             preload = asyncio.create_task(provider.get())
             preload.add_done_callback(lambda t: t.cancelled() or t.exception())  # logged by the provider
@@ -125,15 +157,20 @@ def create_app(
             live = getattr(app.state, "knowledge", None)
             if live is not None:
                 live.announce = app.state.announce_kb
+        retention = (asyncio.create_task(retention_loop(db, settings))
+                     if settings.retention_days or settings.retention_bot_only_days else None)
         try:
             yield
         finally:
+            if retention is not None:
+                retention.cancel()
             if preload is not None and not preload.done():
                 preload.cancel()
             if follower is not None:
                 follower.cancel()
             await runtime.drain(settings.shutdown_grace_seconds)
             provider.close()
+            runtime.translator.close()
             await bus.close()
             db.dispose()
 
@@ -173,6 +210,11 @@ def create_app(
                 continue
             raise
         app.include_router(module.router)
+        if hasattr(module, "editor_router"):
+            app.include_router(module.editor_router)
+        install = getattr(module, "install", None)  # state the domain keeps on the app, created here, not lazily
+        if install is not None:
+            install(app)
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> dict[str, Any]:
@@ -188,9 +230,15 @@ def create_app(
         except Exception as exc:  # report, don't crash the probe
             log.warning("healthz: database check failed: %s", exc)
             database = "error"
+        try:
+            pairs = [f"{p.source}->{p.target}" for p in await run_in_threadpool(runtime.translator.pairs)]
+        except Exception as exc:  # a translator that cannot list its pairs is reported, not fatal
+            log.warning("healthz: translation pairs unavailable: %s", exc)
+            pairs = []
         body = {"status": "ok" if database == "ok" else "degraded", "version": __version__,
                 "database": database, "engine": provider.status,
-                "relay": "degraded" if runtime.bus_degraded else "ok"}
+                "relay": "degraded" if runtime.bus_degraded else "ok",
+                "translation": {"translator": settings.translator, "pairs": pairs}}
         if runtime.closing:  # SIGTERM: fail the balancer's health check while bot turns finish
             body["status"] = "shutting_down"
             return JSONResponse(body, status_code=503)
@@ -214,11 +262,15 @@ def create_app(
     @app.get("/api/i18n/{lang}", tags=["meta"])
     def ui_strings(lang: str) -> dict[str, str]:
         """The widget's strings in ``lang`` (English where a string is missing)."""
-        return ui_bundle(normalize_lang(lang, settings.default_locale))
+        return ui_bundle(supported_locale(lang, settings.default_locale))
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return _page("index.html" if (STATIC_DIR / "index.html").is_file() else "demo.html")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:  # pages link the SVG; this answers browsers and tools that ask by habit
+        return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
 
     for route, filename in PAGES.items():
         app.add_api_route(route, _page_endpoint(filename), include_in_schema=False, methods=["GET"])

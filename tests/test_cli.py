@@ -38,7 +38,7 @@ def test_jsonl_follows_the_contract(jsonl_run):
     assert len(out) == 7
     for row in out[:4]:
         assert set(row) == CONTRACT
-        assert row["action"] in ("answer", "clarify", "handoff")
+        assert row["action"] in ("answer", "clarify", "handoff", "decline")
         assert isinstance(row["confidence"], float) and isinstance(row["suggestions"], list)
     assert out[0]["faq_id"] == "order-tracking" and out[0]["lang"] == "es"
     assert out[1]["lang"] == "es"  # same conversation: a two-word reply keeps its language

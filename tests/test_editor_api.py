@@ -145,14 +145,14 @@ def test_create_edit_publish_history_restore_delete(client: TestClient, ed: dict
 
 
 def test_only_published_entries_reach_the_engine(client: TestClient, ed: dict[str, str]) -> None:
-    from bot.editor import service
+    from bot.editor import published
 
     _create(client, ed)  # a draft
     client.post("/api/editor/entries/cancel-order/unpublish", headers={**ed, **if_match(1)}).raise_for_status()
     client.delete("/api/editor/entries/damaged-item", headers={**ed, **if_match(1)}).raise_for_status()
     with client.app.state.db.session() as session:
-        kb, revision = service.published_kb(session)
-        changes, now = service.changes_since(session, 1)
+        kb, revision = published.published_kb(session)
+        changes, now = published.changes_since(session, 1)
     assert len(kb.entries) == 18 and not {"gift-cards", "cancel-order", "damaged-item"} & set(kb.entries)
     assert changes == {"cancel-order": None, "damaged-item": None} and now == revision == 3
 
@@ -278,7 +278,7 @@ def test_import_applies_everything_or_nothing_and_export_round_trips(client: Tes
     again = client.post("/api/editor/import?format=json", headers=ed, content=exported.content)
     assert again.status_code == 200 and again.json()["updated"] == [] and again.json()["created"] == []
     csv_export = client.get("/api/editor/export?format=csv&which=published", headers=ed).text
-    assert csv_export.splitlines()[0] == "id,locale,question,answer,topic"
+    assert csv_export.splitlines()[0] == "id,locale,question,answer,topic,title"
     again_csv = client.post("/api/editor/import?format=csv", headers=ed, content=csv_export.encode())
     assert again_csv.status_code == 200 and again_csv.json()["updated"] == []
 

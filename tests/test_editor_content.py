@@ -6,11 +6,12 @@ import pytest
 from editor_support import REPO  # noqa: F401  (puts the repository on sys.path)
 
 from bot.editor import content as C
+from bot.editor import formats as F
 from bot.knowledge.models import LocaleContent
 
 
 def _issues(fn, text: str) -> list[tuple[int | None, str]]:  # noqa: ANN001
-    with pytest.raises(C.ImportFailed) as exc:
+    with pytest.raises(F.ImportFailed) as exc:
         fn(text)
     return [(i.line, i.message) for i in exc.value.issues]
 
@@ -23,18 +24,18 @@ def test_csv_reports_every_bad_line_with_its_number() -> None:
             ',en,q,a\n'
             'ok,EN!,q,a\n'
             'ok,en,again,Different answer\n')
-    assert _issues(C.parse_csv, text) == [
+    assert _issues(F.parse_csv, text) == [
         (5, "first row of ok/es needs an answer"),
         (6, "id, locale and question are required"),
         (7, "invalid locale 'EN!' (e.g. en, es, pt-BR)"),
         (8, "answer differs from the one on line 2 for ok/en"),
     ]
-    assert _issues(C.parse_csv, "") == [(None, "the file is empty")]
-    assert _issues(C.parse_csv, "id,locale,question,answer\n\n") == [(None, "no rows")]
+    assert _issues(F.parse_csv, "") == [(None, "the file is empty")]
+    assert _issues(F.parse_csv, "id,locale,question,answer\n\n") == [(None, "no rows")]
 
 
 def test_csv_parses_topics_answers_and_duplicates() -> None:
-    entries = C.parse_csv("\ufeffid,locale,question,answer,topic\n"
+    entries = F.parse_csv("\ufeffid,locale,question,answer,topic\n"
                           "a,en,Hello,Hi,greet\na,en,hello,,\na,es,hola,Hola,\n")
     assert len(entries) == 1
     e = entries[0]
@@ -48,18 +49,18 @@ def test_json_names_the_line_of_each_bad_entry() -> None:
             '    {"id": "b",\n     "locales": {"en": {"answer": "", "questions": ["q"]}}},\n'
             '    {"id": "a", "locales": {"en": {"answer": "A", "questions": ["q"]}}},\n'
             '    "nope"\n  ]\n}\n')
-    assert _issues(C.parse_json, text) == [
+    assert _issues(F.parse_json, text) == [
         (4, "b: en: the answer is empty"),
         (6, "duplicate id 'a' (first on line 3)"),
         (7, "each entry must be an object with id, topic and locales"),
     ]
-    assert _issues(C.parse_json, '[\n{"id": "a"\n') [0][0] == 3
-    assert _issues(C.parse_json, '{"items": []}') == [(1, 'expected a list of entries or {"entries": [...]}')]
+    assert _issues(F.parse_json, '[\n{"id": "a"\n') [0][0] == 3
+    assert _issues(F.parse_json, '{"items": []}') == [(1, 'expected a list of entries or {"entries": [...]}')]
 
 
 def test_decode_reports_the_line_of_a_bad_byte() -> None:
-    with pytest.raises(C.ImportFailed) as exc:
-        C.decode_upload(b"id,locale,question,answer\nx,en,q,\xff\n")
+    with pytest.raises(F.ImportFailed) as exc:
+        F.decode_upload(b"id,locale,question,answer\nx,en,q,\xff\n")
     assert exc.value.issues[0].line == 2
 
 

@@ -29,10 +29,13 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-FUZZ_EXAMPLES = int(os.environ.get("BORDERLESS_FUZZ_EXAMPLES", "8"))
+FUZZ_EXAMPLES = int(os.environ.get("BORDERLESS_FUZZ_EXAMPLES", "6"))
 #: Previews run the real answer engine; this server has the fast stand-in, which answers 503 engine_unavailable
 #: (documented). tests/test_editor_api.py covers previews with the real engine.
 SKIP = {"POST /api/editor/preview"}
+#: Every value of these operations' parameters is valid (a free string, or none at all): hypothesis spends seconds
+#: finding that nothing invalid can be generated.
+NO_NEGATIVE = {"GET /api/i18n/{lang}", "GET /healthz"}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance]
 
@@ -69,6 +72,8 @@ def test_openapi_fuzz(live: LiveServer) -> None:
             continue
         operations += 1
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            if mode == GenerationMode.NEGATIVE and operation.label in NO_NEGATIVE:
+                continue
 
             @given(case=operation.as_strategy(generation_mode=mode))
             @settings(max_examples=FUZZ_EXAMPLES, deadline=None, derandomize=True, database=None,
@@ -88,6 +93,6 @@ def test_openapi_fuzz(live: LiveServer) -> None:
                 failures.append(f"{operation.label} ({mode}): {str(exc)[:1500]}")
             timings.append((time.perf_counter() - started, f"{operation.label} {mode}"))
     print(f"fuzzed {operations} operations in {sum(t for t, _ in timings):.1f} s; slowest:",
-          [(round(t, 1), label) for t, label in sorted(timings, reverse=True)[:6]])
+          [(round(t, 1), label) for t, label in sorted(timings, reverse=True)[:15]])
     assert operations >= 20
     assert not failures, "\n\n".join(failures)

@@ -204,7 +204,7 @@ def test_login_throttle_answers_429_in_the_format(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------- 8. CSP, framing
 def test_credential_pages_send_csp_without_inline_script(server: LiveServer) -> None:
-    for path in ("/console", "/editor"):
+    for path in ("/console", "/editor", "/users", "/reports"):
         r = httpx.get(f"{server.http}{path}", timeout=10)
         assert r.status_code == 200
         csp = r.headers["content-security-policy"]
@@ -282,6 +282,24 @@ def test_weak_passwords_are_refused_by_the_api(server: LiveServer, weak: str) ->
     assert "password" in error["message"].lower()
 
 
+def test_password_change_checks_strength_and_ends_sessions(server: LiveServer) -> None:
+    from chat_support import add_user
+
+    add_user(server.app, "pat", "agent", name="Pat")
+    pat = token(server, "pat", PASSWORD)
+    url = f"{server.http}/api/auth/password"
+    assert_error(httpx.post(url, json={"current_password": "not-it-at-all", "new_password": "plum-kayak-meadow"},
+                            headers=pat, timeout=10), 403, "wrong_password")
+    error = assert_error(httpx.post(url, json={"current_password": PASSWORD, "new_password": "password1"},
+                                    headers=pat, timeout=10), 422, "weak_password")
+    assert "too easy to guess" in error["message"]
+    r = httpx.post(url, json={"current_password": PASSWORD, "new_password": "plum-kayak-meadow"}, headers=pat,
+                   timeout=10)
+    assert r.status_code == 204
+    assert_error(httpx.get(f"{server.http}/api/auth/me", headers=pat, timeout=10), 401, "unauthorized")
+    assert token(server, "pat", "plum-kayak-meadow")
+
+
 def test_cli_refuses_weak_passwords(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                     capsys: pytest.CaptureFixture[str]) -> None:
     from bot.auth.cli import main
@@ -318,9 +336,9 @@ def test_csv_export_neutralises_formulas_and_imports_back(server: LiveServer) ->
                         for line in rows), rows
     assert "'=1+1 shipping?" in r.text and "'-5% off today" in r.text and "'@here" in r.text
     # The file imports back unchanged (the leading quote is taken off again).
-    from bot.editor import content
+    from bot.editor import formats
 
-    imported = {e.id: e for e in content.parse_csv(r.text)}["formula-test"]
+    imported = {e.id: e for e in formats.parse_csv(r.text)}["formula-test"]
     assert imported.topic == body["topic"] and imported.locales["en"].answer == "-5% off today"
 
 
@@ -399,7 +417,17 @@ def test_pages_work_under_their_csp_refuse_framing_and_the_widget_embeds(server:
             page.add_init_script("window.__csp = []; document.addEventListener('securitypolicyviolation',"
                                  " (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));")
             sign_in(page, f"{server.http}/console", "ana2", PASSWORD, "Ana")
-            page.locator("#queue").wait_for(state="attached")
+            page.locator("#live-dot.on").wait_for()  # the agent socket connected under connect-src 'self'
+            # The console's whole loop under its CSP: a handoff shows up, is claimed, is answered.
+            shopper = Shopper(server.ws)
+            try:
+                shopper.say("I want a human, csp check")
+                page.locator(f'#queue li[data-id="{shopper.conversation_id}"] button.claim').click()
+                page.locator("#compose-text").fill("Hello from the console")
+                page.locator("#compose-text").press("Enter")
+                assert shopper.message_from("agent")["text"] == "Hello from the console"
+            finally:
+                shopper.close()
             assert page.evaluate("window.__csp") == []
             sign_in(page, f"{server.http}/editor", "editor", "borderless-demo", "Eddie")
             assert page.evaluate("window.__csp") == []

@@ -16,8 +16,8 @@ from bot.nlu.langid import (
     get_language_identifier,
     message_signal,
     normalize_lang,
-    resolve_language,
 )
+from bot.nlu.stickiness import resolve_language
 
 CANDIDATES = ("fasttext", "langdetect", "langidentify", "lingua")
 

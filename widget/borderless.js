@@ -27,7 +27,9 @@
     leave_email_prompt: "Leave your email and we'll get back to you as soon as possible.",
     email_saved: "Thanks! We'll reply to you by email.", no_agent_online: "No agent is available right now.",
     outside_hours: "Our team is outside support hours right now.", send_failed: "Your message could not be sent.",
+    greeting: "Hi! How can we help you today? Ask in any language.", popular_title: "Popular questions",
   };
+  const PONG_MS = 5000;   // no answer to a ping this long: the connection is dead even if no close event came
 
   // ---- storage (localStorage, keyed by store key) -------------------------------------------
   const store = {
@@ -48,7 +50,7 @@
   let lang = store.get("lang", null) || (navigator.language || "en").slice(0, 2).toLowerCase();
   let convState = "bot", agentName = null, ws = null, ready = false, attempt = 0;
   let retryTimer = null, pingTimer = null, typingTimer = null, lastTypingSent = 0, stopped = false;
-  let isOpen = false, unread = 0, rateOffer = null, resendTimer = null;
+  let isOpen = false, unread = 0, rateOffer = null, resendTimer = null, pongTimer = null, popular = [];
   const NO_AGENT = ["no_agent_online", "outside_hours"];
   if (!session) history = [];
 
@@ -103,6 +105,7 @@ textarea:focus,input:focus{outline:none;border-color:var(--accent);box-shadow:0 
 .shopper .bubble{background:var(--accent);color:#fff;border-radius:16px;border-top-right-radius:5px;box-shadow:none}
 [dir=rtl] .bubble{border-top-left-radius:16px;border-top-right-radius:5px} [dir=rtl] .shopper .bubble{border-top-right-radius:16px;border-top-left-radius:5px}
 .agent .bubble{background:#ecfdf5;box-shadow:0 0 0 1px #bbf7d0}
+.mt{font-size:11px;color:#64748b;font-style:italic;margin:2px 4px 0}
 .pending .bubble{opacity:.6} .failed .bubble{background:#fee2e2;color:#991b1b}
 .time{font-size:10.5px;color:#94a3b8;margin:3px 4px 0}
 .row.system{align-self:center;max-width:92%;align-items:center}
@@ -110,6 +113,7 @@ textarea:focus,input:focus{outline:none;border-color:var(--accent);box-shadow:0 
 .sugg{display:flex;flex-wrap:wrap;gap:6px;margin-top:8px}
 .sugg button{border:1px solid var(--accent);color:var(--accent);background:#fff;border-radius:999px;padding:6px 12px;font-size:13px;cursor:pointer;text-align:start}
 .sugg button:hover:not(:disabled){background:var(--accent);color:#fff} .sugg button:disabled{opacity:.45;cursor:default}
+.sugg-title{width:100%;font-size:11.5px;color:#64748b;margin:2px 0 0}
 .typing{display:flex;align-items:center;gap:8px;color:#64748b;font-size:12.5px;padding:6px 4px 2px}
 .typing[hidden]{display:none}
 .dots{display:inline-flex;gap:3px;background:#fff;padding:9px 11px;border-radius:14px;box-shadow:0 1px 2px rgba(15,23,42,.08)}
@@ -230,6 +234,7 @@ textarea{flex:1;resize:none;border:1px solid #d5dae5;border-radius:12px;padding:
       row.appendChild(who);
     }
     const bubble = el("div", "bubble", { dir: "auto" }); bubble.textContent = m.text || ""; row.appendChild(bubble);
+    if (m.translated) { const mt = el("div", "mt"); mt.textContent = ui.machine_translated || "Machine-translated"; row.appendChild(mt); }
     if (role === "bot" && m.suggestions && m.suggestions.length) {
       const box = el("div", "sugg");
       m.suggestions.forEach((s) => {
@@ -263,6 +268,8 @@ textarea{flex:1;resize:none;border:1px solid #d5dae5;border-radius:12px;padding:
     if (byId.has(m.id)) return false;
     if (m.client_id) shownClients.add(m.client_id);
     if (session && typeof m.seq === "number" && m.seq > (session.last_seq || 0)) { session.last_seq = m.seq; store.set("session", session); }
+    // Older servers also stored a "rating_prompt" message; the rating card asks already: ask once.
+    if (m.role === "system" && m.code === "rating_prompt") { byId.set(m.id, null); return false; }
     const row = buildRow(m);
     byId.set(m.id, row);
     insertBySeq(row, m.seq);
@@ -280,6 +287,25 @@ textarea{flex:1;resize:none;border:1px solid #d5dae5;border-radius:12px;padding:
     if (m.role === "system" && isLive) maybeNoAgent(m);
     scrollDown();
     return true;
+  }
+  // The greeting and the store's popular questions: shown (not stored) until the shopper has written.
+  function renderGreeting() {
+    const old = log.querySelector(".row.greeting");
+    if (history.some((m) => m.role === "shopper") || pending.size) return;   // keep what the shopper saw
+    if (old) old.remove();                                                     // rebuilt in today's language
+    const row = buildRow({ role: "bot", text: ui.greeting });
+    row.className = "row greeting";   // looks like the assistant's, but is no stored bot message
+    if (popular.length) {
+      const box = el("div", "sugg", { role: "group", "aria-label": ui.popular_title });
+      const cap = el("p", "sugg-title"); cap.textContent = ui.popular_title; box.appendChild(cap);
+      popular.forEach((p) => {
+        const b = el("button", "", { type: "button", dir: "auto", "data-faq": p.faq_id }); b.textContent = p.question;
+        b.addEventListener("click", () => { sendMessage(p.question, p.faq_id); });
+        box.appendChild(b);
+      });
+      row.insertBefore(box, row.querySelector(".time"));
+    }
+    insertBySeq(row, 0);
   }
   function addPending(item) {
     if (shownClients.has(item.client_id) || pending.has(item.client_id)) return;   // already stored and shown
@@ -377,6 +403,21 @@ textarea{flex:1;resize:none;border:1px solid #d5dae5;border-radius:12px;padding:
     };
     sock.onerror = () => { /* onclose follows */ };
   }
+  // The network went away (offline event, or pings unanswered): say so now and reconnect, rather than wait
+  // for a close event that can take minutes on a dead connection.
+  function dropSocket() {
+    const sock = ws;
+    clearTimeout(pongTimer);
+    if (!sock || stopped) return;
+    ws = null; ready = false; clearInterval(pingTimer); hideTyping();
+    sock.onclose = null; sock.onmessage = null;
+    try { sock.close(); } catch (e) { /* already closing */ }
+    scheduleReconnect();
+  }
+  function ping() {
+    if (!send({ type: "ping" })) return;
+    clearTimeout(pongTimer); pongTimer = setTimeout(dropSocket, PONG_MS);
+  }
   function scheduleReconnect() {
     if (stopped) return;
     const base = Math.min(30000, 500 * Math.pow(2, attempt));
@@ -385,6 +426,7 @@ textarea{flex:1;resize:none;border:1px solid #d5dae5;border-radius:12px;padding:
     clearTimeout(retryTimer); retryTimer = setTimeout(connect, delay);
   }
   function onFrame(f) {
+    clearTimeout(pongTimer);                                     // any frame proves the connection is alive
     switch (f.type) {
       case "welcome": {
         if (session && session.conversation_id !== f.conversation_id) resetConversation();
@@ -394,13 +436,15 @@ textarea{flex:1;resize:none;border:1px solid #d5dae5;border-radius:12px;padding:
         if (f.lang) { lang = f.lang; store.set("lang", lang); }
         if (attempt > 0) live.textContent = f.ui && f.ui.connected || ui.connected;
         ready = true; attempt = 0;
+        popular = Array.isArray(f.popular) ? f.popular : [];
         applyUi();
         (f.messages || []).forEach((m) => addMessage(m, true));
+        renderGreeting();
         setState(f.state, f.agent_name);
         if (f.state === "queued" && NO_AGENT.includes(f.reason)) showEmail();
         if (f.state !== "closed" && rateOffer && rateOffer.kind === "closed") { rateOffer = null; rateCard.hidden = true; }
         outbox.forEach((item) => send(Object.assign({ type: "message" }, item)));   // same client_id: stored once
-        clearInterval(pingTimer); pingTimer = setInterval(() => send({ type: "ping" }), PING_MS);
+        clearInterval(pingTimer); pingTimer = setInterval(ping, PING_MS);
         break;
       }
       case "ack":
@@ -471,6 +515,7 @@ textarea{flex:1;resize:none;border:1px solid #d5dae5;border-radius:12px;padding:
   closeBtn.addEventListener("click", () => setOpen(false, true));
   panel.addEventListener("keydown", (e) => { if (e.key === "Escape") { e.stopPropagation(); setOpen(false, true); } });
   window.addEventListener("online", () => { if (!ready) { attempt = 0; connect(); } });
+  window.addEventListener("offline", dropSocket);
   document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible" && session && !ready) connect(); });
 
   // ---- boot ------------------------------------------------------------------------------------

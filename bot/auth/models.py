@@ -11,6 +11,8 @@ from bot.db.base import Base
 from bot.db.types import UTCDateTime, utcnow
 
 ROLES: tuple[str, ...] = ("agent", "admin", "editor")
+#: The roles that serve shoppers (the console, the agent socket); editors only edit the knowledge base.
+AGENT_ROLES: tuple[str, ...] = ("agent", "admin")
 
 
 class User(Base):

@@ -138,6 +138,50 @@ def create_user(
     return user
 
 
+class SelfLockout(AuthError):
+    """An admin tried to deactivate or demote their own account (nobody could undo it from the page)."""
+
+
+def update_user(
+    session: Session,
+    user_id: int,
+    actor_id: int,
+    *,
+    active: bool | None = None,
+    role: str | None = None,
+    languages: list[str] | None = None,
+    name: str | None = None,
+) -> User | None:
+    """Change an account (admin); None when it does not exist. Deactivating ends its sessions at once.
+
+    Raises :class:`AuthError` on bad input and :class:`SelfLockout` when admins would lock themselves out.
+    """
+    user = session.get(User, user_id, with_for_update=True)
+    if user is None:
+        return None
+    if user.id == actor_id and (active is False or (role is not None and role != "admin")):
+        raise SelfLockout("you cannot deactivate or demote your own account; ask another admin")
+    if role is not None:
+        if role not in ROLES:
+            raise AuthError(f"role must be one of {', '.join(ROLES)}")
+        user.role = role
+    if languages is not None:
+        user.languages = parse_languages(languages)
+    if name is not None:
+        if not name.strip():
+            raise AuthError("name: must not be empty")
+        user.name = name.strip()[:120]
+    if active is not None:
+        user.active = active
+        if not active:
+            session.execute(delete(AuthToken).where(AuthToken.user_id == user.id))
+    session.flush()
+    log.info("account %s changed: %s", user.username,
+             {k: v for k, v in (("active", active), ("role", role), ("languages", languages), ("name", name))
+              if v is not None})
+    return user
+
+
 def check_password(password: str, username: str = "", name: str | None = None,
                    min_score: int | None = DEFAULT_MIN_SCORE) -> None:
     """Raise :class:`AuthError` if ``password`` is too weak for this account (any new or changed password)."""
@@ -211,6 +255,26 @@ def is_stale(user: User, seconds: float = 20.0) -> bool:
 def revoke_token(session: Session, token: str) -> None:
     """Log a token out."""
     session.execute(delete(AuthToken).where(AuthToken.token_hash == token_digest(token)))
+
+
+def revoke_user_tokens(session: Session, user_id: int) -> int:
+    """End every session of a user (deactivation, password reset); returns how many tokens were revoked."""
+    return session.execute(delete(AuthToken).where(AuthToken.user_id == user_id)).rowcount or 0
+
+
+class UnknownUser(LookupError):
+    """No account with that id."""
+
+
+def reset_password(session: Session, user_id: int, password: str,
+                   min_score: int | None = DEFAULT_MIN_SCORE) -> User:
+    """An admin replaces a user's password (:func:`set_password`: strength checked, sessions end)."""
+    user = session.get(User, user_id, with_for_update=True)
+    if user is None:
+        raise UnknownUser(user_id)
+    set_password(session, user, password, min_score)
+    log.info("password of %s replaced; its sessions ended", user.username)
+    return user
 
 
 def touch(session: Session, user_id: int) -> None:

@@ -12,14 +12,18 @@ from typing import Any, Protocol
 from starlette.concurrency import run_in_threadpool
 
 from bot.i18n import t
-from bot.nlu.base import ConversationContext, Decision
+from bot.knowledge.models import KnowledgeBase
+from bot.nlu.base import ConversationContext, Decision, LiveEngine
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-class Engine(Protocol):
-    """What the chat needs from ``bot.nlu.pipeline.AnswerEngine``."""
+class Responder(Protocol):
+    """What the chat needs from an answer engine (``bot.nlu.pipeline.AnswerEngine`` or a stand-in): a decision.
+
+    Not called ``Engine``: that word is the answer engine only, and ``db.engine`` the SQLAlchemy one.
+    """
 
     def respond(self, text: str, context: ConversationContext) -> Decision: ...
 
@@ -47,7 +51,7 @@ class EngineProvider:
 
     RETRY_AFTER_SECONDS = 60.0
 
-    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+    def __init__(self, settings: Settings, engine: Responder | None = None) -> None:
         self.settings = settings
         self._engine = engine
         self._lock = asyncio.Lock()
@@ -67,7 +71,7 @@ class EngineProvider:
             return "failed"
         return "loading" if self._lock.locked() else "idle"
 
-    def _build(self) -> Engine:
+    def _build(self) -> Responder:
         started = time.perf_counter()
         engine = load_factory(self.settings.engine_factory)(self.settings)
         try:  # load lazily initialised models now, not on the first shopper's message
@@ -77,7 +81,7 @@ class EngineProvider:
         log.info("answer engine ready in %.1fs (%s)", time.perf_counter() - started, self.settings.engine_factory)
         return engine
 
-    async def get(self) -> Engine:
+    async def get(self) -> Responder:
         """The engine, building it once; raises if building failed (retried after a minute)."""
         if self._engine is not None:
             return self._engine
@@ -104,9 +108,14 @@ class EngineProvider:
         """Stop the engine's threads (server shutdown)."""
         self._executor.shutdown(wait=False, cancel_futures=True)
 
+    def knowledge(self) -> KnowledgeBase | None:
+        """The knowledge base the engine answers from now (None before it is built, or for stand-in engines)."""
+        engine = self._engine
+        return engine.kb if isinstance(engine, LiveEngine) else None
+
     def topic_for(self, decision: Decision) -> str | None:
         """The knowledge base topic the shopper was asking about, else the intent."""
-        kb = getattr(self._engine, "kb", None)
+        kb = self.knowledge()
         faq_id = decision.faq_id
         # A handoff for an intent (asked for a person, complaint, off-topic) says nothing about an FAQ topic:
         # its nearest entry is noise. Low-confidence handoffs and clarifies keep their best guess.
@@ -114,7 +123,7 @@ class EngineProvider:
                                                   "uncertain_match"):
             faq_id = next((c.get("faq_id") for c in decision.candidates if c.get("faq_id")), None)
         if kb is not None and faq_id:
-            entry = kb.get(faq_id) if hasattr(kb, "get") else None
+            entry = kb.get(faq_id)
             if entry is not None:
-                return str(getattr(entry, "topic", None) or faq_id)
+                return entry.topic or faq_id
         return decision.intent or None

@@ -30,3 +30,9 @@ class Invalid(ChatError):
     """The request itself is wrong: empty text, text too long, bad email (422)."""
 
     status = 422
+
+
+class Forbidden(ChatError):
+    """The agent may not act on this conversation: its language is outside their scope (403)."""
+
+    status = 403

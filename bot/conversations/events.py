@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.conversations.models import Message, Note
+from bot.conversations.models import Conversation, Message, Note
 from bot.db.types import iso
 
 AGENTS_CHANNEL = "agents"
@@ -18,6 +18,11 @@ AGENTS_CHANNEL = "agents"
 def conversation_channel(conversation_id: str) -> str:
     """The channel of one conversation's shopper sockets."""
     return f"conv:{conversation_id}"
+
+
+def state_frame(conv: Conversation, agent_name: str | None = None, reason: str | None = None) -> dict[str, Any]:
+    """The shopper's ``state`` frame."""
+    return {"type": "state", "state": conv.state, "agent_name": agent_name, "reason": reason}
 
 
 def public_message(m: Message) -> dict[str, Any]:
@@ -35,6 +40,8 @@ def public_message(m: Message) -> dict[str, Any]:
         "suggestions": list(m.suggestions or []),
         "code": m.code,
         "agent_name": m.author_name if m.role == "agent" else None,
+        # Machine-translated from what the agent wrote (the shopper's widget marks it).
+        "translated": m.original_text is not None,
     }
 
 
@@ -48,6 +55,9 @@ def agent_message(m: Message) -> dict[str, Any]:
         reason=m.reason,
         reply_to=m.reply_to,
         author_id=m.author_id,
+        original_text=m.original_text,
+        original_lang=m.original_lang,
+        translation_engine=m.translation_engine,
     )
     return out
 

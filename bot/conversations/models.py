@@ -70,6 +70,10 @@ class Message(Base):
     code: Mapped[str | None] = mapped_column(String(32), nullable=True)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     author_name: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    #: An agent message sent in translation: ``text``/``lang`` are what the shopper read, these what the agent wrote.
+    original_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    original_lang: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    translation_engine: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
 

@@ -10,7 +10,15 @@ from starlette.concurrency import run_in_threadpool
 from bot.auth.deps import AgentUser
 from bot.conversations.errors import ChatError
 from bot.conversations.runtime import ChatRuntime
-from bot.conversations.schemas import ConversationDetail, ConversationSummary, MessageOut, NoteOut, TextBody
+from bot.conversations.schemas import (
+    ConversationDetail,
+    ConversationSummary,
+    MessageOut,
+    NoteOut,
+    PreviewOut,
+    ReplyBody,
+    TextBody,
+)
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 
@@ -39,24 +47,44 @@ async def list_conversations(
 
 
 @router.get("/{conversation_id}", response_model=ConversationDetail)
-async def get_conversation(conversation_id: ConversationId, request: Request, _user: AgentUser) -> dict:
-    """Full history: messages with intent, confidence, reason and faq_id of each bot decision; notes; handoffs."""
+async def get_conversation(conversation_id: ConversationId, request: Request, user: AgentUser) -> dict:
+    """Full history: messages with intent, confidence, reason and faq_id of each bot decision; notes; handoffs.
+
+    403 ``out_of_scope`` for agents who neither serve the conversation's language nor hold it. Shopper messages
+    in a language other than your reading language (your first language) carry ``translation`` when a translator
+    covers the pair."""
     try:
-        return await run_in_threadpool(runtime_of(request).chat.detail, conversation_id)
+        return await run_in_threadpool(runtime_of(request).chat.detail, conversation_id, user)
     except ChatError as exc:
         raise http_error(exc) from None
 
 
 @router.post("/{conversation_id}/messages", response_model=MessageOut, status_code=201)
-async def post_message(conversation_id: ConversationId, body: TextBody, request: Request, user: AgentUser) -> dict:
-    """Reply to the shopper (you must hold the conversation; 409 otherwise). Relayed live once stored."""
+async def post_message(conversation_id: ConversationId, body: ReplyBody, request: Request, user: AgentUser) -> dict:
+    """Reply to the shopper (you must hold the conversation; 409 otherwise). Relayed live once stored.
+
+    With ``translate: true`` write in your reading language: the shopper gets the machine translation (marked
+    translated) and the stored message keeps ``original_text``/``original_lang``. A failing or slow translator
+    sends your text as written, with ``translation_note``."""
     runtime = runtime_of(request)
     try:
-        stored = await run_in_threadpool(runtime.chat.agent_reply, conversation_id, user, body.text, body.client_id)
+        stored = await run_in_threadpool(runtime.chat.agent_reply, conversation_id, user, body.text, body.client_id,
+                                         body.translate)
     except ChatError as exc:
         raise http_error(exc) from None
     await runtime.publish(stored.outbox)
     return stored.message
+
+
+@router.post("/{conversation_id}/translation-preview", response_model=PreviewOut)
+async def translation_preview(conversation_id: ConversationId, body: TextBody, request: Request,
+                              user: AgentUser) -> dict:
+    """What the shopper would read if you sent ``text`` with ``translate``, and its back-translation into your
+    reading language, so you can check it first. Nothing is stored or sent."""
+    try:
+        return await run_in_threadpool(runtime_of(request).chat.preview_reply, conversation_id, user, body.text)
+    except ChatError as exc:
+        raise http_error(exc) from None
 
 
 @router.post("/{conversation_id}/notes", response_model=NoteOut, status_code=201)

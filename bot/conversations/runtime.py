@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 
@@ -13,12 +14,18 @@ from bot.auth.service import resolve_secret_key
 from bot.conversations.engine import EngineProvider, fallback_decision
 from bot.conversations.errors import NotFound
 from bot.conversations.events import Outbox, conversation_channel
+from bot.conversations.handoff_port import HandoffQueue
+from bot.conversations.ratelimit import SocketLimits
 from bot.conversations.service import ChatService
+from bot.conversations.welcome import PopularQuestions
 from bot.db.session import Database
-from bot.handoff.service import HandoffService
 from bot.nlu.base import Decision
 from bot.realtime.pubsub import PubSub
 from bot.settings import Settings
+
+if TYPE_CHECKING:  # built by bot.app and passed in: conversations imports neither handoff nor translation
+    from bot.translation.chat import ChatTranslation
+    from bot.translation.service import TranslationService
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +33,20 @@ log = logging.getLogger(__name__)
 class ChatRuntime:
     """Owns the services, the relay and the bot's background turns for one app."""
 
-    def __init__(self, settings: Settings, db: Database, bus: PubSub, engine: EngineProvider) -> None:
+    def __init__(self, settings: Settings, db: Database, bus: PubSub, engine: EngineProvider,
+                 handoff: HandoffQueue | Any, translator: TranslationService, translation: ChatTranslation,
+                 redact: Callable[[str], str] | None = None) -> None:
         self.settings = settings
         self.db = db
         self.bus = bus
         self.engine = engine
-        self.handoff = HandoffService(db, settings)
-        self.chat = ChatService(db, settings, resolve_secret_key(settings), self.handoff)
+        self.translator = translator
+        self.translation = translation
+        #: The handoff domain's service (``bot.handoff.service.HandoffService``).
+        self.handoff = handoff
+        self.chat = ChatService(db, settings, resolve_secret_key(settings), handoff, translation, redact)
+        self.popular = PopularQuestions(settings.widget_popular, settings.kb_path, engine.knowledge)
+        self.limits = SocketLimits(settings)
         self._locks: dict[str, list[Any]] = {}  # id -> [lock, users]
         self._tasks: set[asyncio.Task[None]] = set()
         self.sockets: set[Any] = set()  # open websockets of this process (metrics, shutdown)

@@ -12,6 +12,20 @@ class TextBody(BaseModel):
     client_id: str | None = Field(None, max_length=64, description="Idempotency key: a resend is stored once.")
 
 
+class ReplyBody(TextBody):
+    translate: bool = Field(
+        False, description="Write in your reading language; the shopper gets the machine translation."
+    )
+
+
+class TranslationOut(BaseModel):
+    """A machine translation of a message for the reader."""
+
+    lang: str
+    text: str
+    engine: str
+
+
 class MessageOut(BaseModel):
     """A message with the bot's decision (agents only)."""
 
@@ -32,6 +46,24 @@ class MessageOut(BaseModel):
     reason: str | None
     reply_to: str | None
     author_id: int | None
+    translated: bool = False
+    original_text: str | None = None
+    original_lang: str | None = None
+    translation_engine: str | None = None
+    translation: TranslationOut | None = Field(
+        None, description="Shopper messages in a language other than your reading language, machine-translated."
+    )
+    translation_note: str | None = Field(None, description="Why a translation is missing (translator failed).")
+
+
+class PreviewOut(BaseModel):
+    """A draft reply's machine translation and back-translation (``note`` says why one is missing)."""
+
+    source_lang: str
+    target_lang: str
+    translation: TranslationOut | None
+    back_translation: TranslationOut | None
+    note: str | None
 
 
 class NoteOut(BaseModel):
@@ -58,6 +90,7 @@ class ConversationSummary(BaseModel):
     id: str
     state: str
     lang: str
+    reading_lang: str | None = Field(None, description="Your reading language when this chat is translated for you.")
     locale_hint: str | None
     store_key: str
     agent_id: int | None

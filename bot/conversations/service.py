@@ -11,33 +11,41 @@ import hmac
 import logging
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.auth.models import User
 from bot.auth.service import Principal
-from bot.conversations.errors import Invalid
-from bot.conversations.events import Outbox, agent_message, note_json, public_message
+from bot.conversations.errors import Conflict, Forbidden, Invalid
+from bot.conversations.events import Outbox, agent_message, note_json, public_message, state_frame
+from bot.conversations.handoff_port import HandoffQueue
 from bot.conversations.models import Conversation, Message, Note
 from bot.conversations.store import append_message, find_by_client_id, get_conversation, lock_conversation, lock_held
-from bot.conversations.texts import normalize_lang, ui_text
+from bot.conversations.texts import supported_locale, ui_text
 from bot.db.session import Database
 from bot.db.types import iso, new_id, utcnow
-from bot.editor.missed import record_bad_rating, record_bot_decision
-from bot.handoff.models import Handoff
-from bot.handoff.service import AVAILABILITY_CODES, HandoffService, open_handoff, state_frame
+from bot.events import AgentReplied, BotDecided, ConversationStarted, EmailLeft, Rated, Reopened, emit
 from bot.nlu.base import SUPPORTED_LOCALES, ConversationContext, Decision, Turn
 from bot.settings import Settings
+
+if TYPE_CHECKING:  # injected by bot.app: translation builds on handoff, which builds on conversations
+    from bot.translation.chat import ChatTranslation
 
 log = logging.getLogger(__name__)
 
 EMAIL_PATTERN = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']{1,189}\.[^@\s<>\"'.]{2,}$")
 CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 WELCOME_HISTORY_LIMIT = 500
+
+
+def client_id_taken() -> Conflict:
+    """A client id names one author's message; someone else reusing it gets this (409 / ``bad_request``)."""
+    return Conflict("client_id_taken", "this client_id belongs to another author's message")
 
 
 @dataclass
@@ -75,12 +83,16 @@ def check_client_id(client_id: object) -> str:
 class ChatService:
     """Conversations over one database; ``secret`` keys the conversation token hashes."""
 
-    def __init__(self, db: Database, settings: Settings, secret: bytes, handoff: HandoffService) -> None:
+    def __init__(self, db: Database, settings: Settings, secret: bytes, handoff: HandoffQueue,
+                 translation: ChatTranslation, redact: Callable[[str], str] | None = None) -> None:
         self.db = db
         self.settings = settings
         self.secret = secret
         self.handoff = handoff
-        self.store_keys = frozenset(k.strip() for k in settings.store_keys.split(",") if k.strip())
+        self.translation = translation
+        #: Masks card numbers, IBANs... (``bot.privacy.redact``) in every text before it is stored.
+        self.redact = redact or (lambda text: text)
+        self.store_keys = frozenset(settings.store_keys)
 
     # ------------------------------------------------------------------ tokens
     def token_hash(self, token: str) -> str:
@@ -90,10 +102,12 @@ class ChatService:
         if not isinstance(text, str) or not text.strip():
             raise Invalid("empty", "text must be a non-empty string")
         text = text.strip()
+        if "\x00" in text:  # PostgreSQL refuses NUL in text: say so instead of failing on commit
+            raise Invalid("bad_text", "text must not contain NUL characters")
         if len(text) > self.settings.max_message_chars:
             raise Invalid("text_too_long", f"text is {len(text)} characters; the limit is "
                                             f"{self.settings.max_message_chars}")
-        return text
+        return self.redact(text)
 
     # ------------------------------------------------------------------ shopper side
     def open(self, store_key: object, conversation_id: object, token: object, locale: object) -> Opened | None:
@@ -113,7 +127,7 @@ class ChatService:
                     return None
                 return Opened(conv.id, token, False, conv.state, conv.lang, self._agent_name(session, conv),
                               self._queued_reason(session, conv), conv.last_seq)
-        lang = normalize_lang(locale if isinstance(locale, str) else None, self.settings.default_locale)
+        lang = supported_locale(locale if isinstance(locale, str) else None, self.settings.default_locale)
         token = secrets.token_urlsafe(32)
         now = utcnow()
         with self.db.session() as session:
@@ -121,6 +135,7 @@ class ChatService:
                                 lang=lang, locale_hint=(locale[:35] if isinstance(locale, str) else None),
                                 created_at=now, updated_at=now)
             session.add(conv)
+            emit(session, ConversationStarted(conversation_id=conv.id, at=now, lang=lang, store_key=store_key))
         log.info("conversation %s started (%s)", conv.id, lang)
         return Opened(conv.id, token, True, "bot", lang, None, None)
 
@@ -132,8 +147,7 @@ class ChatService:
     def _queued_reason(self, session: Session, conv: Conversation) -> str | None:
         if conv.state != "queued":
             return None
-        handoff = open_handoff(session, conv.id)
-        return AVAILABILITY_CODES.get(handoff.availability) if handoff is not None else None
+        return self.handoff.queued_reason(session, conv)
 
     def history(self, conversation_id: str, after_seq: int = 0) -> tuple[list[dict[str, Any]], str]:
         """Shopper-visible messages with ``seq > after_seq`` (the latest 500 at most) and the current state."""
@@ -146,6 +160,12 @@ class ChatService:
                 .limit(WELCOME_HISTORY_LIMIT)
             ).all()
             return [public_message(m) for m in reversed(rows)], conv.state
+
+    def shopper_state(self, conversation_id: str) -> dict[str, Any]:
+        """The shopper's current ``state`` frame (catching up after missed relay hints)."""
+        with self.db.read() as session:
+            conv = get_conversation(session, conversation_id)
+            return state_frame(conv, self._agent_name(session, conv), self._queued_reason(session, conv))
 
     def unanswered(self, conversation_id: str) -> tuple[str, str] | None:
         """``(message id, text)`` of a last shopper message the bot never answered (e.g. a crash in between)."""
@@ -172,12 +192,16 @@ class ChatService:
                 with self.db.session() as session:
                     existing = find_by_client_id(session, conversation_id, client_id)
                     if existing is not None:
+                        if existing.role != "shopper":
+                            raise client_id_taken()
                         return Stored(public_message(existing), created=False, message_id=existing.id)
                     conv = lock_conversation(session, conversation_id)
                     outbox = Outbox()
                     if conv.state == "closed":
                         conv.state, conv.agent_id, conv.bot_context_seq = "bot", None, conv.last_seq
                         outbox.to_shopper(conv.id, state_frame(conv))
+                        emit(session, Reopened(conversation_id=conv.id, at=utcnow(), lang=conv.lang,
+                                               store_key=conv.store_key))
                     msg = append_message(session, conv, "shopper", text, client_id=client_id, faq_id=faq)
                     session.flush()
                     public = public_message(msg)
@@ -233,7 +257,13 @@ class ChatService:
                 suggestions=[{"faq_id": s.faq_id, "question": s.question} for s in decision.suggestions],
             )
             session.flush()
-            record_bot_decision(session, conv.id, reply_to, decision)  # editor: clarify/low confidence = missed
+            # Missed questions (editor) and reports listen to this after the commit.
+            emit(session, BotDecided(
+                conversation_id=conv.id, at=msg.created_at, lang=conv.lang, store_key=conv.store_key,
+                message_id=msg.id, reply_to=reply_to, action=decision.action, reason=decision.reason,
+                intent=msg.intent, faq_id=decision.faq_id, confidence=float(decision.confidence), topic=topic,
+                suggested_faq_ids=tuple(s.faq_id for s in decision.suggestions),
+            ))
             outbox.to_shopper(conv.id, {"type": "message", "message": public_message(msg)})
             if decision.action == "handoff":
                 self.handoff.enqueue(session, conv, decision.reason, topic, outbox)
@@ -241,12 +271,14 @@ class ChatService:
 
     def set_email(self, conversation_id: str, email: object) -> Outbox:
         """Keep the shopper's email so an agent can answer later; confirms with a system message."""
-        if not isinstance(email, str) or len(email) > 254 or not EMAIL_PATTERN.match(email.strip()):
+        if (not isinstance(email, str) or len(email) > 254 or "\x00" in email
+                or not EMAIL_PATTERN.match(email.strip())):
             raise Invalid("bad_email", "that does not look like an email address")
         outbox = Outbox()
         with self.db.session() as session:
             conv = lock_conversation(session, conversation_id)
             conv.contact_email = email.strip()
+            emit(session, EmailLeft(conversation_id=conv.id, at=utcnow(), lang=conv.lang, store_key=conv.store_key))
             msg = append_message(session, conv, "system", ui_text("email_saved", conv.lang), code="email_saved")
             session.flush()
             outbox.to_shopper(conv.id, {"type": "message", "message": public_message(msg)})
@@ -264,32 +296,77 @@ class ChatService:
         with self.db.session() as session:
             conv = lock_conversation(session, conversation_id)
             conv.rating = score
-            record_bad_rating(session, conv.id, score)  # editor: answers rated <= 2 become missed questions
+            # Editor: answers rated <= 2 become missed questions; reports: CSAT.
+            emit(session, Rated(conversation_id=conv.id, at=utcnow(), lang=conv.lang, store_key=conv.store_key,
+                                agent_id=conv.agent_id, score=score))
 
     # ------------------------------------------------------------------ agent side
-    def agent_reply(self, conversation_id: str, user: Principal, text: object, client_id: object = None) -> Stored:
-        """An agent's message to the shopper; only the agent holding the conversation (or an admin) may send."""
+    def agent_reply(self, conversation_id: str, user: Principal, text: object, client_id: object = None,
+                    translate: bool = False) -> Stored:
+        """An agent's message to the shopper; only the agent holding the conversation (or an admin) may send.
+
+        With ``translate`` the agent writes in their reading language and the shopper gets the machine
+        translation (translated before the transaction, so a slow translator holds no lock).
+        """
         text = self.check_text(text)
         cid = check_client_id(client_id) if client_id is not None else None
+        reply = None
+        if translate:
+            if cid is not None:
+                with self.db.read() as session:
+                    existing = find_by_client_id(session, conversation_id, cid)
+                    if existing is not None:
+                        return Stored(agent_message(existing), created=False, message_id=existing.id)
+            with self.db.read() as session:
+                conv = get_conversation(session, conversation_id)
+                holds = conv.state == "agent" and (conv.agent_id == user.id or user.role == "admin")
+                shopper_lang = conv.lang
+            # Only for the holder (anyone else gets lock_held's Conflict below, with nothing translated).
+            reply = self.translation.reply(text, user, shopper_lang) if holds else None
         with self.db.session() as session:
             if cid is not None:
                 existing = find_by_client_id(session, conversation_id, cid)
                 if existing is not None:
+                    # A client id names one author's message: a resend by that agent is idempotent, anyone
+                    # else's reuse (the shopper's id, another agent's) is a conflict, never their message back.
+                    if existing.role != "agent" or existing.author_id != user.id:
+                        raise client_id_taken()
                     return Stored(agent_message(existing), created=False, message_id=existing.id)
             conv = lock_held(session, conversation_id, user)
-            msg = append_message(session, conv, "agent", text, client_id=cid, author_id=user.id, author_name=user.name)
+            extra: dict[str, Any] = {}
+            if reply is not None:
+                extra = {"lang": reply.lang, "original_text": reply.original_text,
+                         "original_lang": reply.original_lang, "translation_engine": reply.engine}
+                text = reply.text
+            msg = append_message(session, conv, "agent", text, client_id=cid, author_id=user.id, author_name=user.name,
+                                 **extra)
             session.flush()
+            emit(session, AgentReplied(conversation_id=conv.id, at=msg.created_at, lang=conv.lang,
+                                       store_key=conv.store_key, agent_id=user.id, message_id=msg.id))
             outbox = Outbox()
             outbox.to_shopper(conv.id, {"type": "message", "message": public_message(msg)})
             outbox.to_agents({"type": "message", "conversation_id": conv.id, "message": agent_message(msg)},
                              agent_ids=[conv.agent_id] if conv.agent_id is not None else None)
-            return Stored(agent_message(msg), created=True, message_id=msg.id, outbox=outbox)
+            body = agent_message(msg)
+            if reply is not None and reply.note:
+                body["translation_note"] = reply.note
+            return Stored(body, created=True, message_id=msg.id, outbox=outbox)
+
+    def preview_reply(self, conversation_id: str, user: Principal, text: object) -> dict[str, Any]:
+        """The machine translation an agent's draft would get, and its back-translation (nothing is stored)."""
+        text = self.check_text(text)
+        with self.db.read() as session:
+            shopper_lang = get_conversation(session, conversation_id).lang
+        if not self.handoff.serves(user, shopper_lang):
+            raise Forbidden("out_of_scope", f"you do not serve conversations in {shopper_lang!r}")
+        return self.translation.preview(text, user, shopper_lang)
 
     def add_note(self, conversation_id: str, user: Principal, text: object) -> tuple[dict[str, Any], Outbox]:
         """An internal note: stored apart from messages, relayed to agents only."""
         text = self.check_text(text)
         with self.db.session() as session:
             conv = get_conversation(session, conversation_id)
+            self.handoff.check_scope(conv, user)
             note = Note(conversation_id=conv.id, author_id=user.id, author_name=user.name, text=text,
                         created_at=utcnow())
             session.add(note)
@@ -300,29 +377,33 @@ class ChatService:
                              agent_ids=[conv.agent_id] if conv.agent_id is not None else [user.id])
             return body, outbox
 
-    def detail(self, conversation_id: str) -> dict[str, Any]:
-        """Everything an agent sees: messages with the bot's decisions, notes, handoffs, contact email, rating."""
+    def detail(self, conversation_id: str, user: Principal | None = None) -> dict[str, Any]:
+        """Everything an agent sees: messages with the bot's decisions, notes, handoffs, contact email, rating.
+
+        For ``user``: only agents serving the conversation's language, its holder, and admins (else
+        :class:`Forbidden`); shopper messages in a language they do not read carry a machine ``translation``
+        (translated after the database read, outside the transaction). Without a user the caller is the server.
+        """
+        out = self._detail(conversation_id, user)
+        if user is not None and self.translation.needed(user, out["lang"]):
+            out["reading_lang"] = self.translation.reading_lang(user)
+            self.translation.annotate(out["messages"], user, out["lang"])
+        return out
+
+    def _detail(self, conversation_id: str, user: Principal | None) -> dict[str, Any]:
         with self.db.read() as session:
             conv = get_conversation(session, conversation_id)
+            if user is not None:
+                self.handoff.check_scope(conv, user)
             messages = session.scalars(
                 select(Message).where(Message.conversation_id == conv.id).order_by(Message.seq)
             ).all()
             notes = session.scalars(select(Note).where(Note.conversation_id == conv.id).order_by(Note.id)).all()
-            handoffs = session.scalars(
-                select(Handoff).where(Handoff.conversation_id == conv.id).order_by(Handoff.id)
-            ).all()
             return {
                 **self._summary(session, conv),
                 "messages": [agent_message(m) for m in messages],
                 "notes": [note_json(n) for n in notes],
-                "handoffs": [
-                    {
-                        "reason": h.reason, "topic": h.topic, "lang": h.lang, "availability": h.availability,
-                        "requested_at": iso(h.requested_at), "claimed_at": iso(h.claimed_at),
-                        "agent_id": h.agent_id, "ended_at": iso(h.ended_at), "outcome": h.outcome,
-                    }
-                    for h in handoffs
-                ],
+                "handoffs": self.handoff.history(session, conv.id),
             }
 
     def _summary(self, session: Session, conv: Conversation) -> dict[str, Any]:
@@ -348,38 +429,14 @@ class ChatService:
         if mine:
             query = query.where(Conversation.agent_id == user.id)
             query = query.where(Conversation.state == (state or "agent"))
-        elif state:
-            query = query.where(Conversation.state == state)
+        else:
+            if state:
+                query = query.where(Conversation.state == state)
+            langs = self.handoff.visible_languages(user)
+            if langs is not None:  # other languages' conversations (and their emails) stay out of sight
+                query = query.where(or_(Conversation.lang.in_(langs), Conversation.agent_id == user.id))
         with self.db.read() as session:
             return [self._summary(session, c) for c in session.scalars(query).all()]
-
-    def shopper_state(self, conversation_id: str) -> dict[str, Any]:
-        """The shopper's current ``state`` frame (catching up after missed relay hints)."""
-        with self.db.read() as session:
-            conv = get_conversation(session, conversation_id)
-            return state_frame(conv, self._agent_name(session, conv), self._queued_reason(session, conv))
-
-    def held_seqs(self, agent_id: int) -> dict[str, int]:
-        """The conversations ``agent_id`` holds and their last ``seq``."""
-        with self.db.read() as session:
-            return dict(session.execute(select(Conversation.id, Conversation.last_seq).where(
-                Conversation.agent_id == agent_id, Conversation.state == "agent")).all())
-
-    def held_messages(self, agent_id: int, known: dict[str, int]) -> list[tuple[str, dict[str, Any]]]:
-        """``(conversation id, agent message)`` of the conversations ``agent_id`` holds, after the ``seq`` in
-        ``known`` (0 for conversations not in it). Agent sockets catch up with it."""
-        out: list[tuple[str, dict[str, Any]]] = []
-        with self.db.read() as session:
-            held = session.execute(select(Conversation.id, Conversation.last_seq).where(
-                Conversation.agent_id == agent_id, Conversation.state == "agent")).all()
-            for cid, last_seq in held:
-                after = known.get(cid, 0)
-                if last_seq <= after:
-                    continue
-                rows = session.scalars(select(Message).where(Message.conversation_id == cid, Message.seq > after)
-                                       .order_by(Message.seq).limit(WELCOME_HISTORY_LIMIT)).all()
-                out.extend((cid, agent_message(m)) for m in rows)
-        return out
 
     def holder(self, conversation_id: str) -> int | None:
         """The id of the agent holding the conversation, if any."""

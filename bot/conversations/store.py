@@ -10,9 +10,13 @@ from sqlalchemy.orm import Session
 from bot.conversations.errors import Conflict, NotFound
 from bot.conversations.models import Conversation, Message
 from bot.db.types import new_id, utcnow
+from bot.events import MessageStored, emit
 
 if TYPE_CHECKING:
     from bot.auth.service import Principal
+
+
+ACTORS = {"shopper": "shopper", "bot": "bot", "agent": "person", "system": "system"}
 
 
 def get_conversation(session: Session, conversation_id: str) -> Conversation:
@@ -50,6 +54,9 @@ def append_message(session: Session, conv: Conversation, role: str, text: str, *
     msg = Message(id=new_id(), conversation_id=conv.id, seq=conv.last_seq, role=role, text=text, created_at=now,
                   **fields)
     session.add(msg)
+    emit(session, MessageStored(conversation_id=conv.id, at=now, lang=msg.lang or conv.lang, store_key=conv.store_key,
+                                agent_id=fields.get("author_id"), actor=ACTORS.get(role, "system"),
+                                message_id=msg.id, role=role, text=text))
     return msg
 
 

@@ -24,8 +24,9 @@ _FALLBACK_EN: dict[str, str] = {
 }
 
 
-def normalize_lang(locale: str | None, default: str = "en") -> str:
-    """``"es-ES"`` -> ``"es"`` (:func:`bot.nlu.langid.normalize_lang`); anything unsupported -> ``default``."""
+def supported_locale(locale: str | None, default: str = "en") -> str:
+    """Always a supported code: ``"es-ES"`` -> ``"es"`` (:func:`bot.nlu.langid.normalize_lang`, which may say None);
+    anything unsupported -> ``default``."""
     code = langid.normalize_lang(locale) if isinstance(locale, str) else None
     return code or (default if default in SUPPORTED_LOCALES else "en")
 

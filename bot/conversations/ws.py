@@ -1,52 +1,38 @@
 """The websocket endpoints: ``/ws/shopper`` (the widget) and ``/ws/agent`` (the console). See docs/protocol.md.
 
-Every frame is a JSON object with a ``type``. A bad frame (too large, not JSON, unknown type, invalid fields)
-gets an ``error`` frame and the socket stays open; only a failed ``hello`` closes it (4401).
+Every frame is a JSON object with a ``type`` (typed models in :mod:`bot.conversations.ws_frames`). A bad frame
+(too large, not JSON, unknown type, invalid fields) gets an ``error`` frame and the socket stays open; the
+documented close codes (``CLOSE_CODES``) end a socket: failed hello/auth, timeout, rate limits, lagging,
+logout or account change.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
 import logging
-import time
-from collections import deque
-from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from starlette.concurrency import run_in_threadpool
-from starlette.websockets import WebSocketState
+from fastapi import APIRouter, WebSocket
 
-from bot.auth.deps import principal_for_token
-from bot.auth.service import Principal, touch
-from bot.conversations.errors import ChatError
-from bot.conversations.events import AGENTS_CHANNEL, conversation_channel
+from bot.conversations.catchup import SeqTracker
 from bot.conversations.runtime import ChatRuntime
-from bot.conversations.texts import ui_bundle
-from bot.db.types import new_id
-from bot.realtime.pubsub import SubscriberOverflow, Subscription
+from bot.conversations.ws_agent import AgentSocket
+from bot.conversations.ws_frames import CLOSE_FORBIDDEN_ORIGIN, error_frame, parse_frame
+from bot.conversations.ws_shopper import ShopperSocket
 from bot.settings import Settings
-from bot.web.unicode import has_lone_surrogate
+from bot.web.clients import client_address
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_FORBIDDEN_ORIGIN = 4403
-CLOSE_HELLO_TIMEOUT = 4408
-CLOSE_LAGGING = 4409
-CLOSE_SERVICE_RESTART = 1012  # uvicorn's code on shutdown: reconnect (through the balancer) and resume
-TYPING_RELAY_SECONDS = 2.0
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
+__all__ = ["SeqTracker", "error_frame", "origin_allowed", "parse_frame", "router"]
 
 
 def origin_allowed(origin: str | None, host: str | None, settings: Settings) -> bool:
     """Same origin, configured origins, and (by default) localhost; no Origin header means no browser."""
     if origin is None:
         return True
-    allowed = [o.strip().rstrip("/").lower() for o in settings.allowed_origins.split(",") if o.strip()]
+    allowed = [o.rstrip("/").lower() for o in settings.allowed_origins]
     if "*" in allowed:
         return True
     value = origin.strip().rstrip("/").lower()
@@ -63,453 +49,6 @@ def origin_allowed(origin: str | None, host: str | None, settings: Settings) -> 
     return bool(settings.allow_localhost_origins and parts.hostname in LOCAL_HOSTS)
 
 
-def error_frame(code: str, detail: str = "", **extra: Any) -> dict[str, Any]:
-    frame: dict[str, Any] = {"type": "error", "code": code, "detail": detail or code}
-    frame.update({k: v for k, v in extra.items() if v is not None})
-    return frame
-
-
-def parse_frame(message: dict[str, Any], max_bytes: int) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """``(frame, None)`` for a well-formed frame, ``(None, error frame)`` otherwise."""
-    raw: str | bytes | None = message.get("text")
-    if raw is None:
-        raw = message.get("bytes")
-    if raw is None:
-        return None, error_frame("bad_request", "empty frame")
-    if isinstance(raw, bytes):
-        size = len(raw)
-    else:  # UTF-8 takes at most 4 bytes a character: only long texts need encoding to be measured
-        size = len(raw) if len(raw) * 4 <= max_bytes else len(raw.encode("utf-8", "surrogatepass"))
-    if size > max_bytes:
-        return None, error_frame("too_large", f"frame is {size} bytes; the limit is {max_bytes}")
-    try:
-        frame = json.loads(raw)
-    except (ValueError, RecursionError):
-        return None, error_frame("bad_json", "frame is not valid JSON")
-    if not isinstance(frame, dict):
-        return None, error_frame("bad_request", "a frame is a JSON object")
-    if not isinstance(frame.get("type"), str):
-        return None, error_frame("bad_request", "a frame needs a string 'type'")
-    if has_lone_surrogate(frame):  # UTF-8 cannot store it: the client's error, not the server's `internal`
-        return None, error_frame("bad_request", "the frame holds invalid Unicode (a lone surrogate)",
-                                 reason="invalid_unicode")
-    return frame, None
-
-
-class SeqTracker:
-    """Which of a conversation's gap-free ``seq`` numbers a socket has been sent (relay hints can arrive out of
-    order from two processes; catch-up reads everything above :attr:`contiguous` and skips what was sent)."""
-
-    def __init__(self, contiguous: int = 0) -> None:
-        self.contiguous = contiguous
-        self._ahead: set[int] = set()
-
-    def sent(self, seq: int) -> bool:
-        return seq <= self.contiguous or seq in self._ahead
-
-    def add(self, seq: object) -> bool:
-        """Record ``seq``; False when it was already recorded (a duplicate to drop)."""
-        if not isinstance(seq, int) or isinstance(seq, bool):
-            return True
-        if self.sent(seq):
-            return False
-        self._ahead.add(seq)
-        while self.contiguous + 1 in self._ahead:
-            self.contiguous += 1
-            self._ahead.discard(self.contiguous)
-        return True
-
-
-class _Socket:
-    """Shared plumbing: serialised sends, the subscription pump, frame reading."""
-
-    def __init__(self, websocket: WebSocket, runtime: ChatRuntime) -> None:
-        self.ws = websocket
-        self.runtime = runtime
-        self.settings = runtime.settings
-        self.id = new_id()
-        self._send_lock = asyncio.Lock()
-        self.sub: Subscription | None = None
-        self.tasks: list[asyncio.Task[None]] = []
-        self.open = True
-        self._poller: asyncio.Task[None] | None = None
-        runtime.sockets.add(self)
-
-    async def send(self, frame: dict[str, Any]) -> None:
-        if not self.open:
-            return
-        data = json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
-        async with self._send_lock:
-            try:
-                await self.ws.send_text(data)
-            except (WebSocketDisconnect, RuntimeError, OSError):
-                self.open = False
-
-    async def close(self, code: int) -> None:
-        if self.open and self.ws.application_state == WebSocketState.CONNECTED:
-            self.open = False
-            with contextlib.suppress(RuntimeError, OSError):
-                await self.ws.close(code)
-        self.open = False
-
-    async def receive(self) -> dict[str, Any] | None:
-        """The next frame's raw message, or None once the client has gone."""
-        try:
-            message = await self.ws.receive()
-        except (WebSocketDisconnect, RuntimeError):
-            return None
-        if message["type"] == "websocket.disconnect":
-            self.open = False
-            return None
-        return message
-
-    def accepts(self, envelope: dict[str, Any]) -> bool:
-        return envelope.get("origin") != self.id
-
-    async def deliver(self, envelope: dict[str, Any]) -> None:
-        await self.send(envelope["frame"])
-
-    async def catch_up(self) -> None:
-        """Send from the database what the relay may have missed (socket kinds override)."""
-
-    async def resync(self) -> None:
-        """The relay may have missed frames: catch up now, and keep polling while it is degraded."""
-        await self._catch_up_safely()
-        if self.runtime.bus_degraded and (self._poller is None or self._poller.done()) and self.open:
-            self._poller = asyncio.create_task(self._poll_while_degraded())
-            self.tasks.append(self._poller)
-
-    async def _poll_while_degraded(self) -> None:
-        while self.open and self.runtime.bus_degraded:
-            await asyncio.sleep(self.settings.relay_poll_seconds)
-            await self._catch_up_safely()
-        if self.open:
-            await self._catch_up_safely()
-
-    async def _catch_up_safely(self) -> None:
-        try:
-            await self.catch_up()
-        except Exception as exc:  # the database may be briefly unreachable too: the next poll or resume retries
-            log.warning("socket %s: catching up from the database failed: %s", self.id, exc)
-
-    async def pump(self) -> None:
-        """Forward relayed frames to this socket until it closes."""
-        assert self.sub is not None
-        try:
-            if self.runtime.bus_degraded:
-                await self.resync()
-            while self.open:
-                envelope = await self.sub.get()
-                if envelope.get("resync"):
-                    await self.resync()
-                elif self.accepts(envelope):
-                    await self.deliver(envelope)
-        except SubscriberOverflow:
-            log.warning("socket %s fell behind; closing it so it resumes from the database", self.id)
-            await self.close(CLOSE_LAGGING)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("relay to socket %s failed", self.id)
-            await self.close(1011)
-
-    async def _handle(self, frame: dict[str, Any]) -> None:
-        raise NotImplementedError
-
-    async def handle_safely(self, frame: dict[str, Any]) -> None:
-        """Handle one frame; an unexpected failure (database down...) costs an error frame, not the socket."""
-        try:
-            await self._handle(frame)
-        except Exception:
-            log.exception("socket %s: %s frame failed", self.id, frame.get("type"))
-            client_id = frame.get("client_id") if isinstance(frame.get("client_id"), str) else None
-            await self.send(error_frame("internal", "the server could not process this frame; retry later",
-                                        client_id=client_id))
-
-    async def serve_frames(self) -> None:
-        """Read and handle frames until the client goes; a bad frame is answered with an error frame."""
-        while True:
-            message = await self.receive()
-            if message is None:
-                break
-            frame, error = parse_frame(message, self.settings.ws_max_frame_bytes)
-            if error is not None:
-                await self.send(error)
-                continue
-            assert frame is not None
-            await self.handle_safely(frame)
-
-    def start(self, coro: Any) -> None:
-        self.tasks.append(asyncio.create_task(coro))
-
-    async def cleanup(self) -> None:
-        self.open = False
-        self.runtime.sockets.discard(self)
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        if self.sub is not None:
-            await self.sub.close()
-
-
-class ShopperSocket(_Socket):
-    """One widget connection, attached to one conversation after ``hello``."""
-
-    def __init__(self, websocket: WebSocket, runtime: ChatRuntime) -> None:
-        super().__init__(websocket, runtime)
-        self.conversation_id: str | None = None
-        self._sent: deque[float] = deque()
-        self._typing_at = 0.0
-        self.state: str | None = None
-        self.seqs = SeqTracker()  # messages sent to this socket (or that the client had before hello)
-
-    async def deliver(self, envelope: dict[str, Any]) -> None:
-        frame = envelope["frame"]
-        kind = frame.get("type")
-        if kind == "message":
-            if not self.seqs.add(frame["message"].get("seq")):
-                return  # already sent (caught up from the database first)
-        elif kind == "state":
-            self.state = frame.get("state")
-        await self.send(frame)
-
-    async def catch_up(self) -> None:
-        cid = self.conversation_id
-        if cid is None:
-            return
-        messages, state = await run_in_threadpool(self.runtime.chat.history, cid, self.seqs.contiguous)
-        for message in messages:
-            if self.seqs.add(message["seq"]):
-                await self.send({"type": "message", "message": message})
-        if state != self.state:
-            frame = await run_in_threadpool(self.runtime.chat.shopper_state, cid)
-            self.state = frame["state"]
-            await self.send(frame)
-
-    def _rate_ok(self) -> bool:
-        now = time.monotonic()
-        while self._sent and now - self._sent[0] > 60.0:
-            self._sent.popleft()
-        if len(self._sent) >= self.settings.shopper_rate_per_minute:
-            return False
-        self._sent.append(now)
-        return True
-
-    async def run(self) -> None:
-        try:
-            hello = await self._await_hello()
-            if hello is None or not await self._attach(hello):
-                return
-            await self.serve_frames()
-        finally:
-            await self.cleanup()
-
-    async def _await_hello(self) -> dict[str, Any] | None:
-        deadline = time.monotonic() + self.settings.ws_hello_timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            try:
-                message = await asyncio.wait_for(self.receive(), timeout=max(0.01, remaining))
-            except TimeoutError:
-                await self.send(error_frame("bad_request", "no hello received in time"))
-                await self.close(CLOSE_HELLO_TIMEOUT)
-                return None
-            if message is None:
-                return None
-            frame, error = parse_frame(message, self.settings.ws_max_frame_bytes)
-            if error is not None:
-                await self.send(error)
-            elif frame["type"] == "hello":
-                return frame
-            elif frame["type"] == "ping":
-                await self.send({"type": "pong"})
-            else:
-                await self.send(error_frame("bad_request", "send hello first"))
-
-    async def _attach(self, hello: dict[str, Any]) -> bool:
-        chat = self.runtime.chat
-        opened = await run_in_threadpool(
-            chat.open, hello.get("store_key"), hello.get("conversation_id"), hello.get("token"), hello.get("locale")
-        )
-        if opened is None:
-            await self.send(error_frame("unauthorized", "unknown store key or conversation token"))
-            await self.close(CLOSE_UNAUTHORIZED)
-            return False
-        self.conversation_id = opened.conversation_id
-        # Subscribe before reading history: a frame relayed in between arrives twice at worst (dedupe by id).
-        self.sub = await self.runtime.bus.subscribe([conversation_channel(opened.conversation_id)])
-        last_seq = hello.get("last_seq")
-        after = last_seq if isinstance(last_seq, int) and not isinstance(last_seq, bool) and last_seq > 0 else 0
-        messages, self.state = await run_in_threadpool(chat.history, opened.conversation_id, after)
-        self.seqs = SeqTracker(min(after, opened.last_seq))  # a client may claim more than there is
-        for message in messages:
-            self.seqs.add(message["seq"])
-        await self.send({
-            "type": "welcome",
-            "conversation_id": opened.conversation_id,
-            "token": opened.token,
-            "state": opened.state,
-            "lang": opened.lang,
-            "agent_name": opened.agent_name,
-            "reason": opened.reason,
-            "ui": ui_bundle(opened.lang),
-            "messages": messages,
-        })
-        self.start(self.pump())
-        pending = await run_in_threadpool(chat.unanswered, opened.conversation_id)
-        if pending is not None:
-            log.info("conversation %s: answering a message left unanswered", opened.conversation_id)
-            self.runtime.schedule_bot(opened.conversation_id, *pending)
-        return True
-
-    async def _handle(self, frame: dict[str, Any]) -> None:
-        kind = frame["type"]
-        cid = self.conversation_id
-        assert cid is not None
-        chat = self.runtime.chat
-        try:
-            if kind == "message":
-                client_id = frame.get("client_id") if isinstance(frame.get("client_id"), str) else None
-                if not self._rate_ok():
-                    await self.send(error_frame("rate_limited", "too many messages; wait a little",
-                                                client_id=client_id))
-                    return
-                try:
-                    stored = await run_in_threadpool(chat.add_shopper_message, cid, frame.get("client_id"),
-                                                     frame.get("text"), frame.get("faq_id"), self.id)
-                except ChatError as exc:
-                    await self.send(error_frame("bad_request", exc.detail, reason=exc.code, client_id=client_id))
-                    return
-                self.seqs.add(stored.message.get("seq"))
-                await self.send({"type": "ack", "client_id": frame.get("client_id"), "message": stored.message})
-                await self.runtime.publish(stored.outbox)
-                if stored.needs_bot:
-                    self.runtime.schedule_bot(cid, stored.message_id, stored.text)
-            elif kind == "typing":
-                now = time.monotonic()
-                if now - self._typing_at >= TYPING_RELAY_SECONDS:
-                    self._typing_at = now
-                    holder = await run_in_threadpool(chat.holder, cid)
-                    if holder is not None:
-                        await self.runtime.bus.publish(AGENTS_CHANNEL, {
-                            "frame": {"type": "typing", "conversation_id": cid, "role": "shopper"},
-                            "origin": self.id, "agents": [holder]})
-            elif kind == "email":
-                outbox = await run_in_threadpool(chat.set_email, cid, frame.get("email"))
-                await self.runtime.publish(outbox)
-            elif kind == "rating":
-                score = frame.get("score")
-                await run_in_threadpool(chat.set_rating, cid, score)
-                await self.send({"type": "rated", "score": score})
-            elif kind == "ping":
-                await self.send({"type": "pong"})
-            elif kind == "hello":
-                await self.send(error_frame("bad_request", "already attached to a conversation"))
-            else:
-                await self.send(error_frame("unknown_type", f"unknown frame type {kind[:40]!r}"))
-        except ChatError as exc:
-            await self.send(error_frame("bad_request", exc.detail, reason=exc.code))
-
-
-class AgentSocket(_Socket):
-    """One agent console connection: queue updates, live messages of held conversations, typing."""
-
-    def __init__(self, websocket: WebSocket, runtime: ChatRuntime, user: Principal) -> None:
-        super().__init__(websocket, runtime)
-        self.user = user
-        self._queue_dirty = asyncio.Event()
-        self._typing_at: dict[str, float] = {}
-        self._held: dict[str, SeqTracker] = {}  # conversation -> messages relayed here (catch-up)
-
-    def accepts(self, envelope: dict[str, Any]) -> bool:
-        if envelope.get("origin") == self.id:
-            return False
-        agents = envelope.get("agents")
-        return agents is None or self.user.id in agents
-
-    async def deliver(self, envelope: dict[str, Any]) -> None:
-        frame = envelope["frame"]
-        if frame.get("type") == "queue_changed":
-            self._queue_dirty.set()
-            return
-        if frame.get("type") == "message" and isinstance(frame.get("conversation_id"), str):
-            tracker = self._held.setdefault(frame["conversation_id"], SeqTracker())
-            if not tracker.add(frame["message"].get("seq")):
-                return  # already caught up from the database
-        await self.send(frame)
-
-    async def catch_up(self) -> None:
-        self._queue_dirty.set()
-        known = {cid: tracker.contiguous for cid, tracker in self._held.items()}
-        missed = await run_in_threadpool(self.runtime.chat.held_messages, self.user.id, known)
-        for cid, message in missed:
-            if self._held.setdefault(cid, SeqTracker()).add(message["seq"]):
-                await self.send({"type": "message", "conversation_id": cid, "message": message})
-
-    async def send_queue(self) -> None:
-        items = await run_in_threadpool(self.runtime.handoff.queue, self.user)
-        await self.send({"type": "queue", "items": [item.to_json() for item in items]})
-
-    async def _queue_pusher(self) -> None:
-        """Coalesce queue changes: at most one queue frame per half second."""
-        while self.open:
-            await self._queue_dirty.wait()
-            self._queue_dirty.clear()
-            await self.send_queue()
-            await asyncio.sleep(0.5)
-
-    async def _presence(self) -> None:
-        interval = max(1.0, self.settings.agent_presence_seconds / 3)
-        while self.open:
-            await run_in_threadpool(_touch, self.runtime.db, self.user.id)
-            await asyncio.sleep(interval)
-
-    async def run(self) -> None:
-        try:
-            self.sub = await self.runtime.bus.subscribe([AGENTS_CHANNEL])
-            # What the console already has (it loads histories over REST); catch-up sends only what is newer.
-            held = await run_in_threadpool(self.runtime.chat.held_seqs, self.user.id)
-            self._held = {cid: SeqTracker(seq) for cid, seq in held.items()}
-            await self.send({"type": "welcome", "user": self.user.to_json()})
-            await self.send_queue()
-            self.start(self.pump())
-            self.start(self._queue_pusher())
-            self.start(self._presence())
-            await self.serve_frames()
-        finally:
-            await self.cleanup()
-
-    async def _handle(self, frame: dict[str, Any]) -> None:
-        kind = frame["type"]
-        if kind == "typing":
-            cid = frame.get("conversation_id")
-            if not isinstance(cid, str) or len(cid) > 64:
-                await self.send(error_frame("bad_request", "typing needs a conversation_id"))
-                return
-            now = time.monotonic()
-            if now - self._typing_at.get(cid, 0.0) < TYPING_RELAY_SECONDS:
-                return
-            if len(self._typing_at) > 1000:
-                self._typing_at.clear()
-            self._typing_at[cid] = now
-            holder = await run_in_threadpool(self.runtime.chat.holder, cid)
-            if holder is not None and (holder == self.user.id or self.user.role == "admin"):
-                await self.runtime.publish_frame(cid, {"type": "typing", "role": "agent"})
-        elif kind == "queue":
-            await self.send_queue()
-        elif kind == "ping":
-            await self.send({"type": "pong"})
-        else:
-            await self.send(error_frame("unknown_type", f"unknown frame type {kind[:40]!r}"))
-
-
-def _touch(db: Any, user_id: int) -> None:
-    with db.session() as session:
-        touch(session, user_id)
-
-
 @router.websocket("/ws/shopper")
 async def shopper_socket(websocket: WebSocket) -> None:
     """The widget's socket: hello, then messages; see docs/protocol.md."""
@@ -519,21 +58,15 @@ async def shopper_socket(websocket: WebSocket) -> None:
         await websocket.close(CLOSE_FORBIDDEN_ORIGIN)
         return
     await websocket.accept()
-    await ShopperSocket(websocket, runtime).run()
+    await ShopperSocket(websocket, runtime, client_address(websocket)).run()
 
 
 @router.websocket("/ws/agent")
 async def agent_socket(websocket: WebSocket) -> None:
-    """The console's socket, authenticated with ``?token=`` from ``POST /api/auth/login``."""
+    """The console's socket; its first frame is ``{"type": "auth", "token": ...}`` (never a token in the URL)."""
     runtime: ChatRuntime = websocket.app.state.chat
     if not origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host"), runtime.settings):
         await websocket.close(CLOSE_FORBIDDEN_ORIGIN)
         return
-    token = websocket.query_params.get("token")
-    user = await run_in_threadpool(principal_for_token, runtime.db, token)
     await websocket.accept()
-    if user is None or user.role not in ("agent", "admin"):
-        await websocket.send_text(json.dumps(error_frame("unauthorized", "log in as an agent or admin")))
-        await websocket.close(CLOSE_UNAUTHORIZED)
-        return
-    await AgentSocket(websocket, runtime, user).run()
+    await AgentSocket(websocket, runtime).run()

@@ -15,6 +15,10 @@ MODEL_MODULES: tuple[str, ...] = (
     "bot.conversations.models",
     "bot.handoff.models",
     "bot.editor.models",
+    "bot.translation.models",
+    "bot.reports.models",
+    "bot.audit.models",
+    "bot.privacy.models",
 )
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.events.bus import EventBus, take_pending
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ def make_engine(url: str, sqlite_synchronous: str = "FULL", **kwargs: Any) -> En
             cur.execute(f"PRAGMA synchronous={sqlite_synchronous}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            # Deleted rows are overwritten with zeros, so erased content leaves the file (docs/privacy.md).
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -77,6 +80,9 @@ class Database:
         self.engine = make_engine(url, sqlite_synchronous)
         self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = threading.RLock()
+        #: Domain events emitted in committed transactions go here (listeners are registered at app start).
+        self.events = EventBus()
+        self._local = threading.local()
         self.read_sessions: sessionmaker[Session] = sessionmaker(
             self.engine.execution_options(read_only=True), expire_on_commit=False
         )
@@ -97,8 +103,22 @@ class Database:
         growing steps (up to 100 ms) while waiting, which would turn contention into latency spikes.
         """
         lock = self._write_lock if self.is_sqlite else contextlib.nullcontext()
-        with lock, self.sessions() as session, session.begin():
-            yield session
+        local = self._local
+        local.depth = getattr(local, "depth", 0) + 1
+        if local.depth == 1:
+            local.committed = []
+        try:
+            with lock, self.sessions() as session:
+                with session.begin():
+                    yield session
+                local.committed.extend(take_pending(session))  # reached only when the commit succeeded
+        finally:
+            local.depth -= 1
+        # Dispatch after the outermost session of this thread is over: the write lock is free again, so
+        # listeners can open their own transactions.
+        if local.depth == 0 and local.committed:
+            events, local.committed = local.committed, []
+            self.events.dispatch(events)
 
     @contextmanager
     def read(self) -> Iterator[Session]:

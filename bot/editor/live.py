@@ -18,14 +18,17 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm import Session
 
 from bot.db.session import Database
-from bot.editor import service
+from bot.editor import content as C
+from bot.editor import published, seeding, service
+from bot.editor.errors import Invalid
 from bot.knowledge.models import Entry, KnowledgeBase
+from bot.nlu.base import LiveEngine
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -35,52 +38,33 @@ PREWARM_CHUNK = 16
 IDLE_EXIT_SECONDS = 30.0
 
 
-def supports_live(engine: object) -> bool:
-    """Whether ``engine`` can be updated in place (the real ``AnswerEngine``; test fakes cannot)."""
-    return all(hasattr(engine, name) for name in ("apply_changes", "swap_knowledge", "kb", "preview"))
+def supports_live(engine: object) -> TypeGuard[LiveEngine]:
+    """Whether ``engine`` can be updated in place (the real ``AnswerEngine``; stand-ins that only respond cannot)."""
+    return isinstance(engine, LiveEngine)
 
 
-@dataclass
-class _EngineSync:
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    #: database url -> the kb_state.revision the engine reflects (absent: unknown, compare in full)
-    applied: dict[str, int] = field(default_factory=dict)
-
-
-_SYNCS: weakref.WeakKeyDictionary[Any, _EngineSync] = weakref.WeakKeyDictionary()
-_SYNCS_LOCK = threading.Lock()
-
-
-def _sync_state(engine: Any) -> _EngineSync:
-    with _SYNCS_LOCK:
-        state = _SYNCS.get(engine)
-        if state is None:
-            state = _SYNCS[engine] = _EngineSync()
-        return state
-
-
-def mark_built(engine: Any, db: Database, revision: int) -> None:
+def mark_built(engine: LiveEngine, db: Database, revision: int) -> None:
     """Record that ``engine`` was built from the published entries of ``db`` at ``revision``."""
-    _sync_state(engine).applied[db.url] = revision
+    engine.knowledge_sync.applied[db.url] = revision
 
 
 def _published(kb: KnowledgeBase) -> dict[str, Entry]:
     return {e.id: e for e in kb.published()}
 
 
-def sync_engine(engine: Any, db: Database) -> int:
+def sync_engine(engine: object, db: Database) -> int:
     """Bring ``engine`` up to the database's published entries; returns how many entries changed.
 
     Idempotent and serialised per engine; cheap when nothing changed (one small query).
     """
     if not supports_live(engine):
         return 0
-    state = _sync_state(engine)
+    state = engine.knowledge_sync
     with state.lock:
         applied = state.applied.get(db.url)
         if applied is None:
             with db.session() as session:
-                kb, revision = service.published_kb(session)
+                kb, revision = published.published_kb(session)
             if _published(engine.kb) == _published(kb):
                 state.applied[db.url] = revision
                 return 0
@@ -89,17 +73,15 @@ def sync_engine(engine: Any, db: Database) -> int:
             state.applied[db.url] = revision
             return len(kb.entries)
         with db.session() as session:
-            changes, revision = service.changes_since(session, applied)
+            changes, revision = published.changes_since(session, applied)
         if changes:
             engine.apply_changes(changes)
         state.applied[db.url] = revision
         return len(changes)
 
 
-def applied_revision(engine: Any, db: Database) -> int | None:
-    with _SYNCS_LOCK:
-        state = _SYNCS.get(engine)
-    return state.applied.get(db.url) if state is not None else None
+def applied_revision(engine: object, db: Database) -> int | None:
+    return engine.knowledge_sync.applied.get(db.url) if supports_live(engine) else None
 
 
 def _poll(ref: weakref.ReferenceType[Any], db: Database, interval: float) -> None:
@@ -142,9 +124,9 @@ def build_engine(settings: Settings) -> Any:
     db = Database.from_settings(settings)
     try:
         with startup_lock(db.engine, "borderless-kb-seed"):  # several processes may start at once
-            service.ensure_seeded(db.session, settings)
+            seeding.ensure_seeded(db.session, settings)
         with db.session() as session:
-            kb, revision = service.published_kb(session)
+            kb, revision = published.published_kb(session)
     except (OperationalError, ProgrammingError) as exc:
         log.warning("no knowledge tables in the database (%s); answering from %s", exc, settings.kb_path)
         db.dispose()
@@ -157,16 +139,21 @@ def build_engine(settings: Settings) -> Any:
     return engine
 
 
+def install(app: Any) -> None:
+    """Give ``app`` its editor handle (``app.state.knowledge``); called by :func:`bot.app.create_app`."""
+    app.state.knowledge = KnowledgeLive(app.state.db, app.state.settings)
+
+
 class KnowledgeLive:
     """The editor's handle on one app: its database, its engine (once built) and a background embedder.
 
-    Kept on ``app.state.knowledge`` (created on first use).
+    Kept on ``app.state.knowledge``, created with the app (:func:`install`).
     """
 
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
-        self.engine: Any | None = None
+        self.engine: LiveEngine | None = None
         self._seeded = False
         self._lock = threading.Lock()
         self._prewarm: queue.Queue[list[str]] = queue.Queue()
@@ -177,23 +164,17 @@ class KnowledgeLive:
 
     @classmethod
     def of(cls, app: Any) -> KnowledgeLive:
-        live = getattr(app.state, "knowledge", None)
-        if live is None:
-            with _SYNCS_LOCK:
-                live = getattr(app.state, "knowledge", None)
-                if live is None:
-                    live = app.state.knowledge = cls(app.state.db, app.state.settings)
-                    live.announce = getattr(app.state, "announce_kb", None)
+        live: KnowledgeLive = app.state.knowledge
         return live
 
     def ensure_seeded(self) -> None:
         if not self._seeded:
             with self._lock:
                 if not self._seeded:
-                    service.ensure_seeded(self.db.session, self.settings)
+                    seeding.ensure_seeded(self.db.session, self.settings)
                     self._seeded = True
 
-    def attach(self, engine: Any) -> None:
+    def attach(self, engine: object) -> None:
         """Use ``engine`` from now on (the chat's engine, once it is built)."""
         if engine is not self.engine and supports_live(engine):
             self.engine = engine
@@ -249,3 +230,43 @@ class KnowledgeLive:
                 except Exception:
                     log.exception("background embedding failed")
                     break
+
+
+# ---------------------------------------------------------------------------------------------- test your change
+def decision_json(decision: Any) -> dict[str, Any]:
+    """A decision with the internals an editor wants to see (candidates, intent confidence)."""
+    return {
+        **decision.to_json(),
+        "reply_lang": decision.reply_lang,
+        "intent_confidence": round(float(decision.intent_confidence), 4),
+        "candidates": decision.candidates,
+    }
+
+
+def preview(session: Session, engine: LiveEngine, text: str, locale: str | None,
+            draft: tuple[str, object, object] | None = None, scope: str = "all") -> dict[str, Any]:
+    """What the bot does with ``text`` now (published) and with the drafts, side by side; nothing goes live.
+
+    ``scope='all'``: every entry's working copy replaces its published copy; ``'entry'``: only ``draft`` (the
+    edit form's content, saved or not) does. The intent classifier is the live one in both columns.
+    """
+    from bot.nlu.base import ConversationContext
+
+    changes: dict[str, Entry | None] = published.working_entries(session) if scope == "all" else {}
+    if draft is not None:
+        entry_id, topic, locales = draft
+        try:
+            entry_id = C.check_id(entry_id)
+        except C.ContentError as exc:
+            raise Invalid(str(exc), problems=exc.problems) from None
+        topic_s, locs = service.parse_content(topic, locales)
+        usable = {loc: c for loc, c in locs.items() if c.questions}
+        changes[entry_id] = C.to_entry(entry_id, topic_s, usable) if usable else None
+    snapshot = engine.snapshot()
+    try:
+        live = engine.with_state(snapshot).respond(text, ConversationContext(locale_hint=locale))
+        drafted = engine.preview(changes, base=snapshot).respond(text, ConversationContext(locale_hint=locale))
+    except ValueError as exc:  # InvalidMessage: empty or too long
+        raise Invalid(str(exc)) from None
+    return {"text": text, "published": decision_json(live), "draft": decision_json(drafted),
+            "draft_entries": sorted(changes), "same": live.to_json() == drafted.to_json()}

@@ -20,9 +20,12 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.auth.deps import require_role
 from bot.auth.service import Principal
+from bot.db.types import utcnow
 from bot.editor import content as C
-from bot.editor import service
-from bot.editor.live import KnowledgeLive, supports_live
+from bot.editor import formats as F
+from bot.editor import missed, service, transfer
+from bot.editor.live import KnowledgeLive, install, supports_live  # noqa: F401  (install: create_app calls it)
+from bot.editor.live import preview as preview_decisions
 from bot.editor.models import KbEntry
 from bot.editor.schemas import (
     EntryCreate,
@@ -34,7 +37,9 @@ from bot.editor.schemas import (
     RestoreBody,
     VersionBody,
 )
+from bot.events import Audited, emit
 from bot.nlu.index import aggregate
+from bot.nlu.lint import warnings_for
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["editor"])
@@ -101,14 +106,31 @@ def _texts(row: KbEntry) -> list[str]:
     return [q for c in (row.content.get("locales") or {}).values() for q in c.get("questions") or []]
 
 
-def _change(live: KnowledgeLive, op: Callable[..., KbEntry], *args: Any, status_code: int = 200) -> JSONResponse:
-    """Run one entry operation in a transaction; after the commit, update the engine and pre-embed the text."""
+def _audited(user: Principal, action: str, op: Callable[..., KbEntry]) -> Callable[..., KbEntry]:
+    """``op`` that also leaves an audit-log entry (``bot.audit`` listens) in the same transaction."""
+
+    def run(session: Any, actor: Any, entry_id: str, *rest: Any) -> KbEntry:
+        row = op(session, actor, entry_id, *rest)
+        emit(session, Audited(at=utcnow(), username=user.username, user_id=user.id, action=action,
+                              subject=f"entry:{entry_id}", detail={"version": row.version}))
+        return row
+
+    return run
+
+
+def _change(live: KnowledgeLive, op: Callable[..., KbEntry], *args: Any, status_code: int = 200,
+            lint: bool = False) -> JSONResponse:
+    """Run one entry operation in a transaction; after the commit, update the engine and pre-embed the text.
+    ``lint``: add the knowledge-base lint's ``warnings`` for the saved working copy (see bot/nlu/lint.py)."""
     with _errors(), live.db.session() as session:
         row = op(session, *args)
         body = service.entry_json(row)
         texts = _texts(row)
+        saved = C.to_entry(row.id, row.topic, C.locales_from_json(row.content)) if lint else None
     live.sync()
     live.prewarm(texts)
+    if saved is not None:
+        body["warnings"] = warnings_for([saved], live.engine)
     return _entry_response(body, status_code)
 
 
@@ -149,7 +171,7 @@ def list_entries(
 def create_entry(body: EntryCreate, live: Live, user: Editor) -> JSONResponse:
     """A new draft entry (not visible to shoppers until published)."""
     return _change(live, service.create_entry, _actor(user), body.id, body.topic,
-                   {k: v.model_dump() for k, v in body.locales.items()}, status_code=201)
+                   {k: v.model_dump() for k, v in body.locales.items()}, status_code=201, lint=True)
 
 
 @router.get("/api/editor/entries/{entry_id}")
@@ -164,7 +186,7 @@ def update_entry(entry_id: EntryId, body: EntryUpdate, live: Live, user: Editor,
                  ) -> JSONResponse:
     """Replace the working copy (topic and every locale). Shoppers see it once it is published."""
     return _change(live, service.update_entry, _actor(user), entry_id, _version(if_match, body.version), body.topic,
-                   {k: v.model_dump() for k, v in body.locales.items()})
+                   {k: v.model_dump() for k, v in body.locales.items()}, lint=True)
 
 
 @router.delete("/api/editor/entries/{entry_id}")
@@ -178,7 +200,7 @@ def delete_entry(entry_id: EntryId, live: Live, user: Editor, if_match: IfMatch 
 def publish_entry(entry_id: EntryId, live: Live, user: Editor, if_match: IfMatch = None,
                   body: VersionBody | None = None) -> JSONResponse:
     """Make the working copy live (the running engine is updated before this answers)."""
-    return _change(live, service.publish_entry, _actor(user), entry_id,
+    return _change(live, _audited(user, "kb_publish", service.publish_entry), _actor(user), entry_id,
                    _version(if_match, body.version if body else None))
 
 
@@ -186,7 +208,7 @@ def publish_entry(entry_id: EntryId, live: Live, user: Editor, if_match: IfMatch
 def unpublish_entry(entry_id: EntryId, live: Live, user: Editor, if_match: IfMatch = None,
                     body: VersionBody | None = None) -> JSONResponse:
     """Take the entry away from shoppers; its working copy stays as a draft."""
-    return _change(live, service.unpublish_entry, _actor(user), entry_id,
+    return _change(live, _audited(user, "kb_unpublish", service.unpublish_entry), _actor(user), entry_id,
                    _version(if_match, body.version if body else None))
 
 
@@ -245,11 +267,18 @@ async def import_entries(
 
     def run() -> dict[str, Any]:
         with _errors():
-            entries = service.parse_upload(data, fmt)
+            entries = transfer.parse_upload(data, fmt)
             with live.db.session() as session:
-                summary = service.import_entries(session, _actor(user), entries, publish=publish)
+                summary = transfer.import_entries(session, _actor(user), entries, publish=publish)
+                emit(session, Audited(at=utcnow(), username=user.username, user_id=user.id, action="kb_import",
+                                      subject=f"{len(entries)} entries", detail={"format": fmt, "publish": publish}))
         live.sync()
         live.prewarm([q for e in entries for c in e.locales.values() for q in c.questions])
+        lines = {(e.id, loc): e.lines.get(loc, e.line) for e in entries for loc in e.locales}
+        summary["warnings"] = [
+            {**w, "line": lines.get((w["entry_id"], w["locale"]))}
+            for w in warnings_for([C.to_entry(e.id, e.topic or "general", e.locales) for e in entries], live.engine)
+        ]
         return summary
 
     return await run_in_threadpool(run)
@@ -265,12 +294,12 @@ def export_entries(
 ) -> Response:
     """Download every entry (working copies, or what shoppers get) as CSV or JSON."""
     with live.db.session() as session:
-        entries = service.export_entries(session, which)
+        entries = transfer.export_entries(session, which)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     if fmt == "csv":
-        body, media = C.export_csv(entries), "text/csv; charset=utf-8"
+        body, media = F.export_csv(entries), "text/csv; charset=utf-8"
     else:
-        body, media = C.export_json(entries), "application/json"
+        body, media = F.export_json(entries), "application/json"
     return Response(body, media_type=media,
                     headers={"Content-Disposition": f'attachment; filename="knowledge-{which}-{stamp}.{fmt}"'})
 
@@ -281,7 +310,7 @@ async def missed_groups(
     request: Request,
     live: Live,
     _user: Editor,
-    threshold: Annotated[float, Query(ge=0.5, le=1.0)] = service.GROUP_THRESHOLD,
+    threshold: Annotated[float, Query(ge=0.5, le=1.0)] = missed.GROUP_THRESHOLD,
     status: Annotated[Literal["open", "resolved", "dismissed"], Query()] = "open",
 ) -> list[dict[str, Any]]:
     """Missed questions grouped by meaning across languages: counts, languages, examples, agents' answers."""
@@ -296,7 +325,7 @@ async def missed_groups(
 
     def run() -> list[dict[str, Any]]:
         with live.db.session() as session:
-            return service.missed_groups(session, embed, nearest if embed else None, threshold, status)
+            return missed.missed_groups(session, embed, nearest if embed else None, threshold, status)
 
     return await run_in_threadpool(run)
 
@@ -304,14 +333,14 @@ async def missed_groups(
 @router.post("/api/editor/missed/to-entry", status_code=201)
 def missed_to_entry(body: MissedToEntry, live: Live, user: Editor) -> JSONResponse:
     """Turn a group into a new draft entry (questions per language; agents' answers as draft answers)."""
-    return _change(live, service.missed_to_entry, _actor(user), body.missed_ids, body.id, body.topic, body.answers,
+    return _change(live, missed.missed_to_entry, _actor(user), body.missed_ids, body.id, body.topic, body.answers,
                    status_code=201)
 
 
 @router.post("/api/editor/missed/to-variants")
 def missed_to_variants(body: MissedToVariants, live: Live, user: Editor, if_match: IfMatch = None) -> JSONResponse:
     """Add a group's questions as variants of an existing entry (its working copy; publish to go live)."""
-    return _change(live, service.missed_to_variants, _actor(user), body.missed_ids, body.entry_id,
+    return _change(live, missed.missed_to_variants, _actor(user), body.missed_ids, body.entry_id,
                    _version(if_match, body.version))
 
 
@@ -319,7 +348,7 @@ def missed_to_variants(body: MissedToVariants, live: Live, user: Editor, if_matc
 def dismiss_missed(body: MissedIds, live: Live, user: Editor) -> dict[str, int]:
     """Drop missed questions that need no entry (spam, one-offs)."""
     with _errors(), live.db.session() as session:
-        return {"dismissed": service.dismiss_missed(session, _actor(user), body.missed_ids)}
+        return {"dismissed": missed.dismiss_missed(session, _actor(user), body.missed_ids)}
 
 
 # ---------------------------------------------------------------------------------------------- test your change
@@ -331,4 +360,4 @@ def preview(body: PreviewBody, live: Live, _user: Editor, engine: Annotated[Any,
     if body.entry is not None:
         draft = (body.entry.id, body.entry.topic, {k: v.model_dump() for k, v in body.entry.locales.items()})
     with _errors(), live.db.session() as session:
-        return service.preview(session, engine, body.text, body.locale, draft, body.scope)
+        return preview_decisions(session, engine, body.text, body.locale, draft, body.scope)

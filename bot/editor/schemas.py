@@ -8,8 +8,10 @@ from pydantic import BaseModel, Field
 
 
 class LocaleIn(BaseModel):
-    """One language of an entry: the answer (may be empty in a draft) and its question variants."""
+    """One language of an entry: the answer (may be empty in a draft), its question variants and the question
+    shoppers are shown for it (``title``; empty: the best-written variant)."""
 
+    title: str = Field("", max_length=300)
     answer: str = Field("", max_length=8000)
     questions: list[str] = Field(default_factory=list, max_length=1000)
 

@@ -6,8 +6,8 @@ Folder format (``knowledge_base/``)::
     faq/<id>.yaml           # one file per entry: id, topic, status, locales.{xx}.answer/questions
     intents/<intent>.yaml   # labelled example utterances per locale for the intent classifier
 
-CSV format: columns ``id,locale,question,answer``, one row per question variant;
-rows of one id and locale share the answer.
+CSV format: columns ``id,locale,question,answer`` and an optional ``title`` (the display question), one row
+per question variant; rows of one id and locale share the answer and title.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ def entry_from_dict(data: object, where: str) -> Entry:
         locales[str(locale)] = LocaleContent(
             answer=str(content.get("answer") or "").strip(),
             questions=[str(q).strip() for q in questions],
+            title=str(content.get("title") or "").strip(),
         )
     entry = Entry(
         id=str(data.get("id") or ""),
@@ -69,7 +70,8 @@ def entry_to_dict(entry: Entry) -> dict:
         "topic": entry.topic,
         "status": entry.status,
         "locales": {
-            loc: {"answer": c.answer, "questions": list(c.questions)} for loc, c in entry.locales.items()
+            loc: {**({"title": c.title} if c.title else {}), "answer": c.answer, "questions": list(c.questions)}
+            for loc, c in entry.locales.items()
         },
     }
 
@@ -154,6 +156,7 @@ def parse_csv(text: str, where: str = "csv") -> KnowledgeBase:
         row = {k: restore_cell((v or "").strip()) for k, v in row.items() if isinstance(k, str)}
         faq_id, locale = row.get("id", ""), row.get("locale", "")
         question, answer = row.get("question", ""), row.get("answer", "")
+        title = (row.get("title") or "").strip()
         if not faq_id or not locale or not question:
             raise KnowledgeBaseError(f"{where}: line {line}: id, locale and question are required")
         entry = kb.entries.setdefault(faq_id, Entry(id=faq_id, locales={}))
@@ -164,6 +167,8 @@ def parse_csv(text: str, where: str = "csv") -> KnowledgeBase:
             content = entry.locales[locale] = LocaleContent(answer=answer)
         elif answer and answer != content.answer:
             raise KnowledgeBaseError(f"{where}: line {line}: answer differs from earlier rows of {faq_id}/{locale}")
+        if title and not content.title:
+            content.title = title
         content.questions.append(question)
     for entry in kb.entries.values():
         entry.validate(where)
@@ -176,17 +181,19 @@ def load_csv(path: Path) -> KnowledgeBase:
     return parse_csv(_read_text(path), str(path))
 
 
-def to_csv(entries: Iterable[Entry], with_topic: bool = False) -> str:
+def to_csv(entries: Iterable[Entry], with_topic: bool = False, with_title: bool = False) -> str:
     """The CSV format, one row per question; ``with_topic`` adds a ``topic`` column (the editor's import reads it,
-    :func:`parse_csv` ignores it)."""
+    :func:`parse_csv` ignores it), ``with_title`` a ``title`` column (on the first row of each id and locale)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([*CSV_COLUMNS, "topic"] if with_topic else CSV_COLUMNS)
+    writer.writerow([*CSV_COLUMNS, *(["topic"] if with_topic else []), *(["title"] if with_title else [])])
     for entry in entries:
         for locale, content in entry.locales.items():
-            for q in content.questions:
+            for i, q in enumerate(content.questions):
                 row = [entry.id, locale, q, content.answer]
-                writer.writerow([neutralize_cell(str(v or "")) for v in ([*row, entry.topic] if with_topic else row)])
+                row += [entry.topic] if with_topic else []
+                row += [content.title if i == 0 else ""] if with_title else []
+                writer.writerow([neutralize_cell(str(v or "")) for v in row])
     return buf.getvalue()
 
 

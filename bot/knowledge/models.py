@@ -16,10 +16,38 @@ class KnowledgeBaseError(ValueError):
 
 @dataclass
 class LocaleContent:
-    """One entry's answer and question variants in one locale."""
+    """One entry's answer, question variants and display question (``title``; empty: the best-written
+    variant, see :func:`display_title`) in one locale."""
 
     answer: str
     questions: list[str] = field(default_factory=list)
+    title: str = ""
+
+    def display_title(self) -> str:
+        return self.title.strip() or display_title(self.questions)
+
+
+_END_PUNCT = ("?", "？", "؟", "!", ".", "。")
+
+
+def _written_score(q: str) -> tuple[int, int]:
+    """How well a variant is written, for showing it: a capital, closing punctuation, accents and other
+    non-ASCII letters (a variant typed without them has lost some), then a whole question over a keyword."""
+    q = q.strip()
+    capital = q[:1].isupper()
+    cased = q[:1].lower() != q[:1].upper()
+    score = 2 * (capital or not cased) + 2 * q.endswith(_END_PUNCT) + any(ord(c) > 127 and c.isalpha() for c in q)
+    return score, min(len(q.split()), 8)
+
+
+def display_title(questions: list[str]) -> str:
+    """The best-written question variant, with a capital first letter: what a shopper is shown when an
+    entry has no ``title`` in their language."""
+    candidates = [q.strip() for q in questions if q and q.strip()]
+    if not candidates:
+        return ""
+    best = max(candidates, key=_written_score)  # max keeps the first of equals
+    return best[:1].upper() + best[1:]
 
 
 @dataclass

@@ -7,13 +7,17 @@ setting can swap one implementation for another without touching the engine.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-Action = Literal["answer", "clarify", "handoff"]
+if TYPE_CHECKING:  # the knowledge domain's values; nlu depends on it only for types here
+    from bot.knowledge.models import Entry, KnowledgeBase
+
+Action = Literal["answer", "clarify", "handoff", "decline"]
 
 #: The locales the starter knowledge base and the bot's own strings cover.
 SUPPORTED_LOCALES: tuple[str, ...] = (
@@ -136,6 +140,47 @@ class Decision:
             "reply": self.reply,
             "suggestions": [{"faq_id": s.faq_id, "question": s.question} for s in self.suggestions],
         }
+
+
+@dataclass
+class KnowledgeSync:
+    """Which revision of each knowledge source (a database url) an engine reflects.
+
+    Owned by the engine (so it lives and dies with it), kept in step by :mod:`bot.editor.live`.
+    """
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    #: source -> the revision the engine's knowledge reflects (absent: unknown, compare in full)
+    applied: dict[str, int] = field(default_factory=dict)
+
+
+@runtime_checkable
+class LiveEngine(Protocol):
+    """The contract between the editor and the answer engine: knowledge that changes while the engine serves.
+
+    ``bot.nlu.pipeline.AnswerEngine`` implements it; stand-in engines (tests, ``BORDERLESS_ENGINE_FACTORY``)
+    that only ``respond`` do not, and the editor then serves without live updates or previews.
+    """
+
+    embedder: Embedder
+    knowledge_sync: KnowledgeSync
+
+    @property
+    def kb(self) -> KnowledgeBase: ...
+
+    def respond(self, text: str, context: ConversationContext | None = None) -> Decision: ...
+
+    def snapshot(self) -> Any: ...
+
+    def with_state(self, state: Any) -> LiveEngine: ...
+
+    def preview(self, changes: Mapping[str, Entry | None], base: Any | None = None) -> LiveEngine: ...
+
+    def apply_changes(self, changes: Mapping[str, Entry | None]) -> None: ...
+
+    def swap_knowledge(self, kb: KnowledgeBase) -> None: ...
+
+    def knowledge_status(self) -> dict[str, object]: ...
 
 
 Factory = Callable[..., Any]

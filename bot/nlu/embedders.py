@@ -14,7 +14,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -127,8 +127,12 @@ class CachedEmbedder:
     thread a little later, not by the caller that embedded them; ``flush()`` writes them now.
     """
 
-    def __init__(self, inner: Embedder, cache_dir: Path | None) -> None:
+    def __init__(
+        self, inner: Embedder, cache_dir: Path | None, normalise: Callable[[str], str] | None = None
+    ) -> None:
         self.inner = inner
+        #: Applied to every text before embedding (queries and passages alike), see bot/nlu/normalise.py.
+        self.normalise = normalise
         self.name, self.dim = inner.name, inner.dim
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in inner.name)
         self._path = cache_dir / f"embeddings-{safe}.npz" if cache_dir else None
@@ -154,9 +158,13 @@ class CachedEmbedder:
         return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        if self.normalise is not None:
+            texts = [self.normalise(t) for t in texts]
         return self.inner.embed_queries(texts)
 
     def embed_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        if self.normalise is not None:
+            texts = [self.normalise(t) for t in texts]
         keys = [self._key(t) for t in texts]
         with self._lock:
             missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in self._cache}.items())

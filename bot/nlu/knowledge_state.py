@@ -27,9 +27,11 @@ from pathlib import Path
 import numpy as np
 
 from bot.knowledge.models import Entry, KnowledgeBase, Variant
+from bot.nlu.centering import LanguageCentering
 from bot.nlu.embedders import CachedEmbedder
 from bot.nlu.index import VectorIndex
 from bot.nlu.intents import FAQ_INTENT, FAQ_PREFIX, MAX_ENTRY_CLASSES, LogisticIntentClassifier, training_fingerprint
+from bot.nlu.policy import SMALL_TALK_INTENTS
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,8 @@ class KnowledgeState:
     classifier: LogisticIntentClassifier
     #: False while the classifier was trained on an older knowledge base (a background retrain is due).
     classifier_fresh: bool = True
+    #: Whether vectors (index, classifier, queries) are language-centred: a one-language FAQ (bot/nlu/centering.py).
+    centred: bool = False
 
 
 class LiveKnowledge:
@@ -69,6 +73,8 @@ class LiveKnowledge:
         self.settings = settings
         self.embedder = embedder
         self.intent_examples = intent_examples
+        self.centering: LanguageCentering | None = None  # estimated on the first one-language build
+        self._small_talk: dict[bool, np.ndarray] = {}  # built on first use (see small_talk_similarity)
         self._swap_lock = threading.Lock()
         self._rebuild_lock = threading.Lock()  # one full rebuild at a time
         self._train_lock = threading.Lock()  # one classifier training (and artifact write) at a time
@@ -85,17 +91,22 @@ class LiveKnowledge:
         """Embed, index and train for ``kb`` without touching the live state."""
         started = time.perf_counter()
         variants = list(kb.variants())
-        vectors = self.embedder.embed_passages([v.question for v in variants], progress=progress)
+        centred = self.settings.language_centering > 0 and len({v.locale for v in variants}) == 1
+        if centred and self.centering is None:  # idempotent: a racing second estimate computes the same means
+            self.centering = LanguageCentering.estimate(
+                self.embedder.embed_passages, self.intent_examples, self.settings.language_centering
+            )
+        vectors = self._variant_vectors(variants, centred, progress=progress)
         index = VectorIndex(self.embedder.dim)
         index.add(variants, vectors)
-        classifier = self._train_classifier(variants, vectors)
+        classifier = self._train_classifier(variants, vectors, centred)
         log.info(
             "knowledge state built: %d entries, %d variants in %.2fs",
             len(kb.published()),
             len(variants),
             time.perf_counter() - started,
         )
-        return KnowledgeState(kb, index, classifier)
+        return KnowledgeState(kb, index, classifier, centred=centred)
 
     def swap(self, kb: KnowledgeBase, build: Callable[[KnowledgeBase], KnowledgeState] | None = None) -> None:
         """Rebuild aside with ``build`` (default ``self.build``), then switch atomically (a reference assignment).
@@ -167,13 +178,14 @@ class LiveKnowledge:
                 entries[faq_id] = entry
             variants = self._entry_variants(entry)
             if variants:
-                index.replace_entry(faq_id, variants, self.embedder.embed_passages([v.question for v in variants]))
+                index.replace_entry(faq_id, variants, self._variant_vectors(variants, base.centred))
             else:
                 index.remove_entry(faq_id)
         if inserted:  # keep id order, so the classifier's training fingerprint matches a fresh load
             entries = dict(sorted(entries.items()))
         kb = KnowledgeBase(entries=entries, default_locale=base.kb.default_locale)
-        return KnowledgeState(kb, index, base.classifier, classifier_fresh=False)
+        # Centring stays as the last full build chose it (the next swap re-decides), so vectors stay comparable.
+        return KnowledgeState(kb, index, base.classifier, classifier_fresh=False, centred=base.centred)
 
     def status(self) -> dict[str, object]:
         """Size and freshness of the live state, for status pages and tests."""
@@ -200,6 +212,43 @@ class LiveKnowledge:
         """Publish ``state`` (caller holds ``_swap_lock``)."""
         self.state = state
         self._generation += 1
+
+    def _variant_vectors(self, variants: list[Variant], centred: bool, progress: bool = False) -> np.ndarray:
+        """Embeddings of question variants as the index and classifier use them (language-centred if ``centred``)."""
+        vectors = self.embedder.embed_passages([v.question for v in variants], progress=progress)
+        return self.centre(vectors, [v.locale for v in variants], centred)
+
+    def small_talk_similarity(self, query: np.ndarray, centred: bool = False) -> float:
+        """Cosine of ``query`` (as the engine embeds it) to the nearest greeting or thanks example, any language.
+
+        The intent classifier alone called "order", "Rechnung" or "送料" thanks: one-word messages sit near
+        the short small-talk examples. A message is small talk only if a real greeting or thanks is nearer
+        to it than any question variant (pipeline.py); these ~900 vectors do not depend on the FAQ.
+        """
+        if centred not in self._small_talk:
+            texts: list[str] = []
+            langs: list[str] = []
+            for intent in SMALL_TALK_INTENTS:
+                for lang, examples in self.intent_examples.get(intent, {}).items():
+                    texts.extend(examples)
+                    langs.extend([lang] * len(examples))
+            vectors = self.embedder.embed_passages(texts) if texts else np.zeros((1, self.embedder.dim), np.float32)
+            self._small_talk[centred] = self.centre(vectors, langs, centred) if texts else vectors
+        return float((self._small_talk[centred] @ query).max())
+
+    def signature(self, centred: bool) -> str:
+        """What the vectors depend on besides the texts: model, normalisation, centring (for the fingerprint)."""
+        norm = getattr(self.embedder, "normalise", None)
+        centring = self.centering.signature if self.centering is not None and centred else "none"
+        return f"{self.embedder.name}|{getattr(norm, '__name__', 'none')}|{centring}"
+
+    def centre(self, vectors: np.ndarray, langs: list[str], centred: bool | None = None) -> np.ndarray:
+        """Remove each text's language mean (bot/nlu/centering.py) when ``centred`` (None: as the live state is)."""
+        if centred is None:
+            centred = self.state.centred
+        if not centred or self.centering is None or not len(vectors):
+            return vectors
+        return self.centering.apply(vectors, langs)
 
     @staticmethod
     def _entry_variants(entry: Entry | None) -> list[Variant]:
@@ -239,13 +288,15 @@ class LiveKnowledge:
             try:
                 started = time.perf_counter()
                 variants = list(state.kb.variants())
-                vectors = self.embedder.embed_passages([v.question for v in variants])
-                classifier = self._train_classifier(variants, vectors)
+                vectors = self._variant_vectors(variants, state.centred)
+                classifier = self._train_classifier(variants, vectors, state.centred)
             except Exception:
                 log.exception("background intent classifier retrain failed; keeping the previous one")
                 continue
             with self._swap_lock:
                 current = self.state
+                if current.centred != state.centred:  # a full swap re-decided centring meanwhile: its classifier stays
+                    continue
                 self._install(replace(current, classifier=classifier, classifier_fresh=current.kb is state.kb))
             log.info(
                 "intent classifier retrained in the background in %.2fs (%d variants)",
@@ -254,20 +305,24 @@ class LiveKnowledge:
             )
 
     # ------------------------------------------------------------------ intent classifier
-    def _train_classifier(self, variants: list[Variant], vectors: np.ndarray) -> LogisticIntentClassifier:
+    def _train_classifier(
+        self, variants: list[Variant], vectors: np.ndarray, centred: bool = False
+    ) -> LogisticIntentClassifier:
         texts: list[str] = []
         labels: list[str] = []
-        # Only locales the FAQ also covers: otherwise the classifier learns "Latvian => complaint"
-        # for a store whose FAQ is English-only, and hands off every Latvian shopper.
+        langs: list[str] = []
+        # By default only locales the FAQ also covers: otherwise the classifier learns "Latvian => complaint"
+        # for a store whose FAQ is English-only, and hands off every Latvian shopper (setting multilingual_intents).
         faq_locales = {v.locale for v in variants}
         for intent, by_locale in self.intent_examples.items():
             for locale, examples in by_locale.items():
-                if locale in faq_locales:
+                if locale in faq_locales or self.settings.multilingual_intents:
                     texts.extend(examples)
                     labels.extend([intent] * len(examples))
+                    langs.extend([locale] * len(examples))
         fine = len({v.faq_id for v in variants}) <= MAX_ENTRY_CLASSES
         labels += [FAQ_PREFIX + v.faq_id if fine else FAQ_INTENT for v in variants]
-        fingerprint = training_fingerprint(texts + [v.question for v in variants], labels, self.embedder.name)
+        fingerprint = training_fingerprint(texts + [v.question for v in variants], labels, self.signature(centred))
         artifact = self.settings.models_dir / "intent-classifier.npz"
         if artifact.exists():
             try:
@@ -277,18 +332,20 @@ class LiveKnowledge:
             except Exception:
                 log.warning("retraining: unreadable classifier artifact %s", artifact)
         with self._train_lock:
-            return self._fit_classifier(texts, labels, variants, vectors, fingerprint, artifact)
+            return self._fit_classifier(texts, labels, langs, vectors, fingerprint, artifact, centred)
 
     def _fit_classifier(
         self,
         texts: list[str],
         labels: list[str],
-        variants: list[Variant],
+        langs: list[str],
         vectors: np.ndarray,
         fingerprint: str,
         artifact: Path,
+        centred: bool = False,
     ) -> LogisticIntentClassifier:
-        X = np.concatenate([self.embedder.embed_passages(texts, progress=True), vectors]) if texts else vectors
+        examples = self.centre(self.embedder.embed_passages(texts, progress=True), langs, centred) if texts else None
+        X = np.concatenate([examples, vectors]) if examples is not None else vectors
         clf = LogisticIntentClassifier().fit(X, labels)
         clf.fingerprint = fingerprint
         try:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +24,23 @@ import numpy as np
 from bot.i18n import t
 from bot.knowledge import files
 from bot.knowledge.models import Entry, KnowledgeBase
-from bot.nlu.base import ConversationContext, Decision, LanguageIdentifier, Suggestion, Translator, Turn
+from bot.nlu.base import (
+    ConversationContext,
+    Decision,
+    KnowledgeSync,
+    LanguageIdentifier,
+    Suggestion,
+    Translator,
+    Turn,
+)
 from bot.nlu.embedders import EMBEDDERS, CachedEmbedder
 from bot.nlu.index import EntryScore, aggregate
 from bot.nlu.intents import FAQ_INTENT, IntentPrediction
 from bot.nlu.knowledge_state import KnowledgeState, LiveKnowledge
-from bot.nlu.langid import get_language_identifier, resolve_language
-from bot.nlu.policy import PolicyOutcome, ThresholdPolicy
+from bot.nlu.langid import get_language_identifier
+from bot.nlu.normalise import make_normaliser
+from bot.nlu.policy import PERSON_INTENTS, SMALL_TALK_INTENTS, PolicyOutcome, ThresholdPolicy
+from bot.nlu.stickiness import resolve_language
 from bot.nlu.translate import TRANSLATORS
 from bot.settings import Settings
 
@@ -40,7 +52,10 @@ class InvalidMessage(ValueError):
 
 
 class AnswerEngine:
-    """Turns shopper messages into decisions. Thread-safe; ``respond`` is CPU-bound."""
+    """Turns shopper messages into decisions. Thread-safe; ``respond`` is CPU-bound.
+
+    Implements :class:`bot.nlu.base.LiveEngine`: the editor changes its knowledge while it serves.
+    """
 
     _pinned: KnowledgeState | None = None  # set on the read-only views of with_state
 
@@ -60,6 +75,7 @@ class AnswerEngine:
         self.translator = translator
         self.policy = policy
         self.knowledge = LiveKnowledge(settings, embedder, intent_examples, kb)
+        self.knowledge_sync = KnowledgeSync()
 
     # ------------------------------------------------------------------ knowledge (see knowledge_state.py)
     # The editor, the benches and the tests drive live knowledge through the engine they were handed.
@@ -129,15 +145,55 @@ class AnswerEngine:
         default = context.locale_hint.split("-")[0].lower() if context.locale_hint else state.kb.default_locale
         lang = resolve_language(self.langid, text, context, default).lang
 
-        query = self.embedder.embed_queries([text])[0]
+        parts = split_sentences(text) if self.settings.split_sentences else []
+        vectors = self.embedder.embed_queries([text, *parts])  # one call: the sentences ride along
+        vectors = self.knowledge.centre(vectors, [lang] * len(vectors), state.centred)
+        query = vectors[0]
         intent = state.classifier.predict(query)[0]
         entries = self._rank(state, query, intent)
-        outcome = self.policy.decide(intent, entries, context)
+        if parts:
+            intent, entries = self._find_the_question(state, intent, entries, vectors[1:])
+        elif intent.intent in SMALL_TALK_INTENTS and not self._is_small_talk(query, entries, state.centred):
+            intent = replace(intent, intent=FAQ_INTENT, confidence=intent.probabilities.get(FAQ_INTENT, 0.0))
+        outcome = self.policy.decide(intent, entries, context, text)
 
         decision = self._compose(state, outcome, intent.intent, intent.confidence, lang, entries)
         context.lang = lang
         context.turns.append(Turn(lang=lang, action=decision.action, unresolved=decision.action == "clarify"))
         return decision
+
+    def _is_small_talk(self, query: np.ndarray, entries: list[EntryScore], centred: bool) -> bool:
+        """Small talk only when a real greeting/thanks is nearer than every question variant ("Rechnung" is not)."""
+        if not entries or not self.settings.small_talk_check:
+            return True
+        return self.knowledge.small_talk_similarity(query, centred) >= max(e.similarity for e in entries)
+
+    def _find_the_question(
+        self, state: KnowledgeState, intent: IntentPrediction, entries: list[EntryScore], parts: np.ndarray
+    ) -> tuple[IntentPrediction, list[EntryScore]]:
+        """A long message: the question may be one sentence among greetings, context and thanks.
+
+        Each sentence the classifier reads as an FAQ question is ranked on its own; the reading (whole
+        message or one sentence) whose best entry is surest wins. A request for a person in any sentence
+        counts as much as in the whole message; a complaint is judged on the whole (tone spans sentences).
+        """
+        best_intent, best_entries = intent, entries
+        # A greeting or thanks around a question does not make the message small talk: any question sentence wins.
+        top = entries[0].score if entries and intent.intent not in SMALL_TALK_INTENTS else -1.0
+        asks_person = intent.probabilities.get("human_request", 0.0)
+        for vector, part in zip(parts, state.classifier.predict(parts), strict=True):
+            asks_person = max(asks_person, part.probabilities.get("human_request", 0.0))
+            if part.intent != FAQ_INTENT:
+                continue
+            ranked = self._rank(state, vector, part)
+            if ranked and ranked[0].score > top:
+                best_intent, best_entries, top = part, ranked, ranked[0].score
+        probabilities = {**best_intent.probabilities, "human_request": asks_person}
+        for person in PERSON_INTENTS[1:]:
+            probabilities[person] = intent.probabilities.get(person, 0.0)
+        combined = max(probabilities, key=probabilities.__getitem__)
+        return replace(best_intent, intent=combined, confidence=probabilities[combined],
+                       probabilities=probabilities), best_entries
 
     def _rank(self, state: KnowledgeState, query: np.ndarray, intent: IntentPrediction) -> list[EntryScore]:
         """Entries by probability: the index's best cosine per entry fused with the classifier's guess."""
@@ -158,8 +214,12 @@ class AnswerEngine:
         suggestions: list[Suggestion] = []
         if outcome.action == "answer" and outcome.faq_id:
             reply, reply_lang = self.answer_text(state.kb, outcome.faq_id, lang)
+            if outcome.offer_person:
+                reply = f"{reply}\n\n{self._say('offer_person', lang)}"
         elif outcome.action == "answer":
             reply = self._say(outcome.reason, lang)
+        elif outcome.action == "decline":
+            reply = self._say("decline", lang)
         elif outcome.action == "clarify":
             reply = self._say("clarify", lang)
             suggestions = [Suggestion(e.faq_id, self._question_in(state.kb, e, lang)) for e in outcome.suggestions]
@@ -203,7 +263,20 @@ class AnswerEngine:
     @staticmethod
     def _question_in(kb: KnowledgeBase, entry: EntryScore, lang: str) -> str:
         content = kb.entries[entry.faq_id].locales.get(lang)
-        return content.questions[0] if content else entry.best.question
+        return content.display_title() if content else entry.best.question
+
+
+#: Sentence ends: Latin and other punctuation followed by a space, CJK full stops (no space), line breaks.
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？；])|\n+")
+#: At most this many sentences are read on their own (the rest only as part of the whole message).
+MAX_SENTENCES = 6
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of ``text`` when it has at least two (else ``[]``: the whole message is the one reading)."""
+    parts = [p.strip() for p in _SENTENCE_END.split(text)]
+    parts = [p for p in parts if len(p) >= 2]
+    return parts[:MAX_SENTENCES] if len(parts) >= 2 else []
 
 
 def fuse(
@@ -241,9 +314,9 @@ def build_engine(
     inner = EMBEDDERS.create(settings.embedder, model=settings.embedder_model)
     return AnswerEngine(
         settings=settings,
-        embedder=CachedEmbedder(inner, settings.models_dir / "cache"),
+        embedder=CachedEmbedder(inner, settings.models_dir / "cache", make_normaliser(settings.text_normalisation)),
         langid=get_language_identifier(settings.langid),  # one loaded model per process, shared by engines
-        translator=TRANSLATORS.create(settings.translator),
+        translator=TRANSLATORS.create(settings.translator, settings=settings),
         policy=ThresholdPolicy.from_settings(settings),
         intent_examples=intent_examples,
         kb=kb,

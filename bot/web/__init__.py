@@ -1,4 +1,5 @@
-"""HTTP plumbing shared by every route: the error format, request guards, security headers, client addresses.
+"""HTTP plumbing shared by every route: the error format, request guards, security headers, client addresses,
+access-log hygiene.
 
 The pages and scripts the server sends live in ``static/``.
 """

@@ -148,6 +148,8 @@ FRAME_ONLY_CSP = "frame-ancestors 'none'"
 DEFAULT_PAGE_POLICIES: dict[str, str] = {
     "/console": CREDENTIAL_PAGE_CSP,
     "/editor": CREDENTIAL_PAGE_CSP,
+    "/users": CREDENTIAL_PAGE_CSP,
+    "/reports": CREDENTIAL_PAGE_CSP,
     "/docs": FRAME_ONLY_CSP,
     "/redoc": FRAME_ONLY_CSP,
 }

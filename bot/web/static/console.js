@@ -2,17 +2,8 @@
  * Everything a shopper, the bot or an agent wrote is rendered with textContent, never innerHTML. */
 (() => {
   "use strict";
-  const $ = (id) => document.getElementById(id);
-  const h = (tag, cls, text) => {
-    const n = document.createElement(tag);
-    if (cls) n.className = cls;
-    if (text != null) n.textContent = String(text);
-    return n;
-  };
-  const AUTH_KEY = "borderless.agent", MINE_KEY = "borderless.mine";
-  const langName = (code) => {
-    try { return new Intl.DisplayNames(["en"], { type: "language" }).of(code) || code; } catch (e) { return code; }
-  };
+  const { $, h, langName, toast, api, errCode, errText } = Borderless;
+  const MINE_KEY = "borderless.mine";
   const timeOf = (iso) => {
     const d = new Date(iso);
     return isNaN(d) ? "" : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
@@ -23,73 +14,38 @@
     if (s < 3600) return Math.floor(s / 60) + "m " + String(s % 60).padStart(2, "0") + "s";
     return Math.floor(s / 3600) + "h " + String(Math.floor(s / 60) % 60).padStart(2, "0") + "m";
   };
+  // Why a conversation reached a person, said honestly: what the shopper asked for is not a bot failure.
+  // kind "asked": the shopper's choice (neutral pill); "urgent": needs care; "bot": the bot could not answer.
   const REASONS = {
-    human_request: "Asked for a person", complaint_urgent: "Urgent complaint", low_confidence: "Bot unsure",
-    unresolved: "Not resolved by bot", out_of_scope: "Out of scope", handoff: "Handoff",
+    human_request: ["asked for a person", "asked"], complaint: ["complaint", "urgent"],
+    complaint_urgent: ["urgent complaint", "urgent"], low_confidence: ["bot unsure", "bot"],
+    repeated_unresolved: ["bot did not resolve it", "bot"], unresolved: ["bot did not resolve it", "bot"],
+    out_of_scope: ["outside what the bot knows", "bot"], agent_released: ["released by an agent", "asked"],
   };
-  const reasonLabel = (r) => REASONS[r] || String(r || "handoff").replace(/_/g, " ");
+  const reasonOf = (r) => REASONS[r] || [String(r || "handoff").replace(/_/g, " "), "bot"];
+  const reasonLabel = (r) => reasonOf(r)[0];
+  const reasonChip = (r) => h("span", "chip reason reason-" + reasonOf(r)[1], reasonOf(r)[0]);
 
   let auth = null;
-  try { auth = JSON.parse(sessionStorage.getItem(AUTH_KEY) || "null"); } catch (e) { auth = null; }
   let mine = new Map();            // id -> {id, lang, state, unread}
   try { (JSON.parse(sessionStorage.getItem(MINE_KEY) || "[]")).forEach((c) => mine.set(c.id, c)); } catch (e) { /* */ }
   let queue = [], queueAt = Date.now(), current = null, shown = new Set();
   let ws = null, wsAttempt = 0, wsTimer = null, mode = "reply", lastTyping = 0;
+  const drafts = new Map();        // conversation id -> unsent reply, kept across switches
 
-  // ---------------------------------------------------------------- helpers
-  function toast(text, kind) {
-    const t = $("toast");
-    t.textContent = text; t.className = "toast " + (kind || ""); t.hidden = false;
-    clearTimeout(toast.timer); toast.timer = setTimeout(() => { t.hidden = true; }, 4000);
-  }
-  async function api(method, path, body) {
-    const headers = { Accept: "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (auth) headers.Authorization = "Bearer " + auth.token;
-    const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    let data = null;
-    try { data = await res.json(); } catch (e) { data = null; }
-    if (res.status === 401 && auth && path !== "/api/auth/login") { logout(false); throw new Error("Session expired"); }
-    return { ok: res.ok, status: res.status, data };
-  }
-  // Every error body is {"error": {"code", "message", ...}} (docs/protocol.md).
-  const errOf = (r) => (r.data && r.data.error) || {};
-  const errText = (r) => errOf(r).message || errOf(r).code || "HTTP " + r.status;
   const saveMine = () => sessionStorage.setItem(MINE_KEY, JSON.stringify([...mine.values()]));
 
-  // ---------------------------------------------------------------- login / logout
-  function showLogin() {
-    $("app-view").hidden = true; $("login-view").hidden = false;
-    $("login-username").focus();
-  }
-  $("login-form").addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const err = $("login-error"); err.hidden = true;
-    const btn = e.submitter || $("login-form").querySelector("button"); btn.disabled = true;
-    try {
-      const r = await api("POST", "/api/auth/login", { username: $("login-username").value.trim(), password: $("login-password").value });
-      if (!r.ok) { err.textContent = r.status === 401 ? "Wrong username or password." : errText(r); err.hidden = false; return; }
-      auth = r.data; sessionStorage.setItem(AUTH_KEY, JSON.stringify(auth));
-      $("login-password").value = "";
-      start();
-    } catch (ex) {
-      err.textContent = "Could not reach the server."; err.hidden = false;
-    } finally { btn.disabled = false; }
-  });
-  async function logout(callServer) {
-    if (callServer && auth) { try { await api("POST", "/api/auth/logout"); } catch (e) { /* ignore */ } }
+  // ---------------------------------------------------------------- sign-in (common.js) and start
+  function signedOut() {
     auth = null; current = null; mine.clear();
-    sessionStorage.removeItem(AUTH_KEY); sessionStorage.removeItem(MINE_KEY); sessionStorage.removeItem("borderless.current");
+    sessionStorage.removeItem(MINE_KEY); sessionStorage.removeItem("borderless.current");
     if (ws) { const s = ws; ws = null; s.close(); }
     clearTimeout(wsTimer);
     $("conv").hidden = true; $("placeholder").hidden = false; $("timeline").textContent = "";
-    showLogin();
   }
-  $("logout").addEventListener("click", () => logout(true));
 
-  function start() {
-    $("login-view").hidden = true; $("app-view").hidden = false;
-    $("me-name").textContent = auth.name || auth.username || "";
+  function start(who) {
+    auth = who;
     const langs = $("me-langs"); langs.textContent = "";
     const list = auth.languages && auth.languages.length ? auth.languages : ["all"];
     list.forEach((l) => { const b = h("span", "lang", l.toUpperCase()); b.title = l === "all" ? "All languages" : langName(l); langs.appendChild(b); });
@@ -118,13 +74,18 @@
       wait.dataset.base = String(item.waiting_seconds || 0); wait.setAttribute("aria-label", "waiting " + wait.textContent);
       top.append(lang, title, wait);
       const chips = h("div", "chips");
-      chips.appendChild(h("span", "chip reason", reasonLabel(item.reason)));
+      chips.appendChild(reasonChip(item.reason));
       chips.appendChild(h("span", "chip", langName(item.lang)));
       if (item.topic) chips.appendChild(h("span", "chip", "topic: " + item.topic.replace(/[-_]/g, " ")));
       if (item.availability && item.availability !== "online") chips.appendChild(h("span", "chip warn", item.availability.replace(/_/g, " ")));
       if (item.has_email) chips.appendChild(h("span", "chip", "email left"));
+      if (item.translated) { const tc = h("span", "chip translated", "translated"); tc.title = "You read and answer this chat through machine translation"; chips.appendChild(tc); }
       li.append(top, chips);
-      if (item.last_message) { const q = h("p", "last", "“" + item.last_message + "”"); q.dir = "auto"; li.appendChild(q); }
+      if (item.last_message) {
+        const q = h("p", "last", "“" + (item.last_message_translation || item.last_message) + "”"); q.dir = "auto";
+        if (item.last_message_translation) q.title = "Original: " + item.last_message;
+        li.appendChild(q);
+      }
       const claim = h("button", "btn primary small claim", "Claim");
       claim.type = "button"; claim.setAttribute("aria-label", "Claim conversation in " + langName(item.lang));
       claim.addEventListener("click", () => claimConversation(item, claim));
@@ -142,8 +103,7 @@
     const r = await api("POST", "/api/conversations/" + encodeURIComponent(item.id) + "/claim");
     btn.disabled = false;
     if (r.status === 409) {
-      const code = errOf(r).code;
-      if (code === "not_queued") { toast("This conversation is no longer waiting.", "warn"); loadQueue(); return; }
+      if (errCode(r) === "not_queued") { toast("This conversation is no longer waiting.", "warn"); loadQueue(); return; }
       toast("Taken by someone else — this conversation was claimed by another agent.", "warn");
       queue = queue.filter((q) => q.id !== item.id); renderQueue(); loadQueue();
       return;
@@ -187,16 +147,20 @@
   async function openConversation(id) {
     const r = await api("GET", "/api/conversations/" + encodeURIComponent(id));
     if (!r.ok) { toast("Could not load the conversation: " + errText(r), "error"); return; }
-    const conv = r.data;
+    const conv = r.data, switched = !current || current.id !== id;
+    // Keep an unsent reply for when the agent comes back; never a note (it would come back in Reply mode).
+    if (switched && current && mode === "reply") drafts.set(current.id, $("compose-text").value);
     const handoff = (conv.handoffs || [])[(conv.handoffs || []).length - 1] || {};
     conv.topic = conv.topic || handoff.topic; conv.reason = conv.reason || handoff.reason;
-    current = { id, lang: conv.lang, state: conv.state, topic: conv.topic, data: conv };
+    current = { id, lang: conv.lang, state: conv.state, topic: conv.topic, data: conv, reading: conv.reading_lang || null };
     sessionStorage.setItem("borderless.current", id);
     const entry = mine.get(id);
     if (entry) { entry.unread = 0; entry.state = conv.state; entry.lang = conv.lang; entry.topic = conv.topic; saveMine(); }
     renderMine();
     $("placeholder").hidden = true; $("conv").hidden = false;
     renderHeader();
+    // A new conversation always starts in Reply mode: a note mode carried over would turn a reply into a note.
+    if (switched) { setMode("reply", false); $("compose-text").value = drafts.get(id) || ""; drafts.delete(id); }
     const tl = $("timeline"); tl.textContent = ""; shown = new Set();
     const items = [];
     (conv.messages || []).forEach((m) => items.push(m.role === "note" || m.internal ? { note: m } : { msg: m }));
@@ -219,13 +183,17 @@
     };
     add("Language", (current.lang || "?").toUpperCase() + " · " + langName(current.lang));
     add("State", current.state === "closed" ? "resolved" : current.state, "state-" + current.state);
-    if (c.reason) add("Reason", reasonLabel(c.reason));
+    if (c.reason) add("Reason", reasonLabel(c.reason), "reason-" + reasonOf(c.reason)[1]);
     if (c.topic) add("Topic", c.topic.replace(/[-_]/g, " "));
     if (c.contact_email) add("Email", c.contact_email);
     if (c.rating) add("Rating", "★".repeat(c.rating));
     if (c.locale_hint) add("Browser", c.locale_hint);
+    if (current.reading) add("Translated", current.lang.toUpperCase() + " → " + current.reading.toUpperCase(), "translated");
+    $("translate-row").hidden = !current.reading || mode === "note";
+    $("translate-lang").textContent = langName(current.lang);
+    $("preview-out").hidden = true;
     const held = current.state === "agent";
-    $("resolve").disabled = !held; $("handback").disabled = !held;
+    $("resolve").disabled = !held; $("handback").disabled = !held; $("release").disabled = !held;
     $("compose-send").disabled = false;
   }
   function appendMessage(m) {
@@ -245,14 +213,19 @@
     const bubble = h("div", "bubble", m.text);
     bubble.dir = "auto";
     row.append(head, bubble);
+    translationView(m, row, bubble);
     if (role === "bot") {
       const d = m.decision || m.meta || m;
       const meta = h("div", "decision");
       const part = (k, v, cls) => { if (v == null || v === "") return; const s = h("span", "d " + (cls || "")); s.appendChild(h("b", "", k)); s.appendChild(document.createTextNode(" " + v)); meta.appendChild(s); };
-      part("action", m.action || d.action, "act-" + (m.action || d.action));
+      const action = m.action || d.action, why = reasonOf(d.reason);
+      part("action", action, "act-" + action);
       part("intent", d.intent);
-      if (typeof d.confidence === "number") part("confidence", d.confidence.toFixed(2), d.confidence >= 0.82 ? "hi" : d.confidence >= 0.7 ? "mid" : "lo");
-      part("reason", d.reason);
+      // A handoff the shopper asked for (a person, a complaint) is their choice, not a bot that was unsure:
+      // it gets the plain reason, and its confidence is not coloured as a warning.
+      const chosen = action === "handoff" && why[1] !== "bot";
+      if (typeof d.confidence === "number") part("confidence", d.confidence.toFixed(2), chosen ? "" : d.confidence >= 0.82 ? "hi" : d.confidence >= 0.7 ? "mid" : "lo");
+      if (chosen) part("handoff", why[0], "reason-" + why[1]); else part("reason", d.reason);
       part("faq", d.faq_id || m.faq_id);
       if (meta.childNodes.length) row.appendChild(meta);
       if (m.suggestions && m.suggestions.length) {
@@ -263,6 +236,30 @@
       }
     }
     $("timeline").appendChild(row);
+  }
+  // A shopper message in another language shows its translation, the original one click away; an agent reply
+  // sent in translation shows what the agent wrote, what the shopper read one click away.
+  function translationView(m, row, bubble) {
+    let first = null, second = null, label = "";
+    if (m.translation && m.translation.text) {
+      first = m.translation.text; second = m.text;
+      label = "Translated from " + langName(m.lang) + " · " + m.translation.engine;
+    } else if (m.original_text) {
+      first = m.original_text; second = m.text;
+      label = "Sent in " + langName(m.lang) + " (machine-translated)";
+    }
+    if (m.translation_note) row.appendChild(h("div", "tr-note", m.translation_note));
+    if (first == null) return;
+    bubble.textContent = first; bubble.classList.add("translated");
+    const bar = h("div", "tr-bar"); bar.appendChild(h("span", "tr-label", label));
+    const toggle = h("button", "link tr-toggle", m.translation ? "Show original" : "Show what the shopper read");
+    toggle.type = "button";
+    const orig = h("div", "bubble original", second); orig.dir = "auto"; orig.hidden = true;
+    toggle.addEventListener("click", () => {
+      orig.hidden = !orig.hidden;
+      toggle.textContent = orig.hidden ? (m.translation ? "Show original" : "Show what the shopper read") : "Hide";
+    });
+    bar.appendChild(toggle); row.append(bar, orig);
   }
   function appendNote(n) {
     const key = "note:" + n.id;
@@ -279,17 +276,29 @@
   const scrollEnd = () => { const tl = $("timeline"); tl.scrollTop = tl.scrollHeight; };
 
   // ---------------------------------------------------------------- composer
-  function setMode(m) {
+  // Two modes that must never be confused: the composer says which one it is in its colour, a banner, the
+  // label, the placeholder and the button.
+  const MODES = {
+    reply: { label: "Reply to shopper", banner: "Replying to the shopper", button: "Send",
+             placeholder: "Write a reply… (Enter to send, Shift+Enter for a new line)", hint: "The shopper sees this message." },
+    note: { label: "Internal note", banner: "Internal note — the shopper will NOT see this", button: "Add note",
+            placeholder: "Write an internal note for agents… (not sent to the shopper)",
+            hint: "Only agents see internal notes. They are never sent to the shopper." },
+  };
+  function setMode(m, focus) {
     mode = m;
-    const note = m === "note";
+    const note = m === "note", text = MODES[m];
     $("tab-reply").classList.toggle("active", !note); $("tab-reply").setAttribute("aria-selected", String(!note));
     $("tab-note").classList.toggle("active", note); $("tab-note").setAttribute("aria-selected", String(note));
     $("composer").classList.toggle("note-mode", note);
-    $("compose-label").textContent = note ? "Internal note" : "Reply to shopper";
-    $("compose-text").placeholder = note ? "Write an internal note… (only agents see this)" : "Write a reply… (Enter to send, Shift+Enter for a new line)";
-    $("compose-hint").textContent = note ? "Only agents see internal notes. They are never sent to the shopper." : "The shopper sees this message.";
-    $("compose-send").textContent = note ? "Add note" : "Send";
-    $("compose-text").focus();
+    $("composer").dataset.mode = m;
+    $("compose-mode").textContent = text.banner;
+    $("compose-label").textContent = text.label;
+    $("compose-text").placeholder = text.placeholder;
+    $("compose-hint").textContent = text.hint;
+    $("compose-send").textContent = text.button;
+    if (current) $("translate-row").hidden = !current.reading || note;
+    if (focus !== false) $("compose-text").focus();
   }
   $("tab-reply").addEventListener("click", () => setMode("reply"));
   $("tab-note").addEventListener("click", () => setMode("note"));
@@ -302,15 +311,28 @@
     try {
       const path = "/api/conversations/" + encodeURIComponent(id) + (mode === "note" ? "/notes" : "/messages");
       const body = mode === "note" ? { text } : { text, client_id: (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random()) };
+      if (mode !== "note" && current.reading && $("compose-translate").checked) body.translate = true;
       const r = await api("POST", path, body);
       if (!r.ok) { toast((r.status === 409 ? "Not yours any more: " : "Could not send: ") + errText(r), "error"); return; }
-      box.value = "";
+      box.value = ""; $("preview-out").hidden = true;
+      if (r.data && r.data.translation_note) toast(r.data.translation_note, "warn");
       if (current && current.id === id && r.data) {
         const item = r.data.message || r.data.note || r.data;
         if (mode === "note") appendNote(item); else appendMessage(item);
         scrollEnd();
       }
     } finally { btn.disabled = false; box.focus(); }
+  });
+  $("compose-preview").addEventListener("click", async () => {
+    const text = $("compose-text").value.trim(), out = $("preview-out");
+    if (!current || !text) return;
+    const r = await api("POST", "/api/conversations/" + encodeURIComponent(current.id) + "/translation-preview", { text });
+    out.textContent = ""; out.hidden = false;
+    if (!r.ok) { out.appendChild(h("p", "tr-note", "Preview failed: " + errText(r))); return; }
+    const p = r.data;
+    if (p.translation) { const a = h("p", "pv-to"); a.appendChild(h("b", "", "Shopper reads: ")); a.appendChild(document.createTextNode(p.translation.text)); a.dir = "auto"; out.appendChild(a); }
+    if (p.back_translation) { const b = h("p", "pv-back"); b.appendChild(h("b", "", "Back-translated: ")); b.appendChild(document.createTextNode(p.back_translation.text)); out.appendChild(b); }
+    if (p.note) out.appendChild(h("p", "tr-note", p.note));
   });
   $("compose-text").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); $("composer").requestSubmit(); }
@@ -321,31 +343,45 @@
     if (now - lastTyping > 3000) { lastTyping = now; ws.send(JSON.stringify({ type: "typing", conversation_id: current.id })); }
   });
 
+  // What each header button does: the API action, the state it leaves, what to tell the agent.
+  const ACTIONS = {
+    resolve: { state: "closed", verb: "resolve", done: "Conversation resolved. The shopper is asked for a rating." },
+    handback: { state: "bot", verb: "hand back", done: "Handed back to the bot." },
+    release: { state: "queued", verb: "release", done: "Released: the conversation is back in the queue for another agent." },
+  };
   async function action(kind) {
     if (!current) return;
-    const id = current.id;
+    const id = current.id, what = ACTIONS[kind];
     const r = await api("POST", "/api/conversations/" + encodeURIComponent(id) + "/" + kind);
-    if (!r.ok) { toast("Could not " + (kind === "resolve" ? "resolve" : "hand back") + ": " + errText(r), "error"); return; }
-    const state = kind === "resolve" ? "closed" : "bot";
-    const entry = mine.get(id); if (entry) { entry.state = state; saveMine(); }
-    toast(kind === "resolve" ? "Conversation resolved. The shopper is asked for a rating." : "Handed back to the bot.", "ok");
+    if (!r.ok) { toast("Could not " + what.verb + ": " + errText(r), "error"); return; }
+    toast(what.done, "ok");
+    if (what.state === "queued") {           // no longer mine: drop it from my list, show the queue
+      mine.delete(id); saveMine(); current = null; sessionStorage.removeItem("borderless.current");
+      $("conv").hidden = true; $("placeholder").hidden = false; renderMine(); loadQueue();
+      return;
+    }
+    const entry = mine.get(id); if (entry) { entry.state = what.state; saveMine(); }
     openConversation(id);
   }
-  $("resolve").addEventListener("click", () => action("resolve"));
-  $("handback").addEventListener("click", () => action("handback"));
+  Object.keys(ACTIONS).forEach((kind) => $(kind).addEventListener("click", () => action(kind)));
 
   // ---------------------------------------------------------------- live updates (/ws/agent)
   function connectWs() {
     if (!auth || (ws && ws.readyState <= 1)) return;
-    const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/agent?token=" + encodeURIComponent(auth.token);
+    // The token goes in the first frame, never in the URL (URLs end up in access logs).
+    const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/agent";
     const sock = new WebSocket(url); ws = sock;
-    sock.onopen = () => { wsAttempt = 0; $("live-dot").classList.add("on"); $("live-dot").title = "Live"; loadQueue(); };
+    sock.onopen = () => {
+      sock.send(JSON.stringify({ type: "auth", token: auth.token }));
+      wsAttempt = 0; $("live-dot").classList.add("on"); $("live-dot").title = "Live"; loadQueue();
+    };
     sock.onmessage = (ev) => { let f; try { f = JSON.parse(ev.data); } catch (e) { return; } onFrame(f); };
     sock.onclose = (ev) => {
       $("live-dot").classList.remove("on"); $("live-dot").title = "Reconnecting…";
       if (ws !== sock) return;
       ws = null;
-      if (ev.code === 4401 || ev.code === 4403) { logout(false); return; }
+      // 4401: logged out or deactivated; 4403: origin refused. 4412 (role or languages changed) reconnects.
+      if (ev.code === 4401 || ev.code === 4403) { Borderless.logout(false); return; }
       const base = Math.min(20000, 500 * 2 ** wsAttempt++);
       wsTimer = setTimeout(connectWs, base / 2 + Math.random() * base / 2);
     };
@@ -381,5 +417,9 @@
   }
 
   // ---------------------------------------------------------------- boot
-  if (auth && auth.token) start(); else showLogin();
+  Borderless.start({
+    title: "Agent console", intro: "Sign in to answer shoppers in their language.", roles: ["agent", "admin"],
+    roleError: "This account cannot answer shoppers (needs the agent or admin role).",
+    onStart: start, onLogout: signedOut,
+  });
 })();

@@ -2,15 +2,7 @@
  * Everything an editor, a shopper or an agent wrote is rendered with textContent, never innerHTML. */
 (() => {
   "use strict";
-  const $ = (id) => document.getElementById(id);
-  const h = (tag, cls, text) => {
-    const n = document.createElement(tag);
-    if (cls) n.className = cls;
-    if (text != null) n.textContent = String(text);
-    return n;
-  };
-  const clear = (el) => { while (el.firstChild) el.removeChild(el.firstChild); };
-  const AUTH_KEY = "borderless.editor";
+  const { $, h, clear, langName, toast, errBody, errCode, errText } = Borderless;
   const FALLBACK_LOCALES = ["en", "es", "fr", "de", "pt", "it", "nl", "zh", "ja", "ko", "ru", "ar", "lv", "pl", "tr"];
   const RTL = ["ar", "he", "fa", "ur"];
   const STATUS_LABEL = { draft: "Draft", published: "Published", changed: "Unpublished changes" };
@@ -19,70 +11,20 @@
     few_questions: "fewer than 3 questions", unpublished: "not live yet",
   };
   const REASON_LABEL = { clarify: "asked to clarify", low_confidence: "handed off (unsure)", bad_rating: "rated badly" };
-  const langName = (code) => {
-    try { return new Intl.DisplayNames(["en"], { type: "language" }).of(code) || code; } catch (e) { return code; }
-  };
   const when = (iso) => {
     const d = new Date(iso);
     return isNaN(d) ? "" : d.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
   };
 
-  let auth = null;
-  try { auth = JSON.parse(sessionStorage.getItem(AUTH_KEY) || "null"); } catch (e) { auth = null; }
   let locales = FALLBACK_LOCALES.slice();
   let current = null;        // {id, version, status, base: {topic, locales}} of the entry in the form; null: new
   let activeLocale = null;
   let statusTimer = null, searchTimer = null;
 
   // ---------------------------------------------------------------- helpers
-  function toast(text, kind) {
-    const t = $("toast");
-    t.textContent = text; t.className = "toast " + (kind || ""); t.hidden = false;
-    clearTimeout(toast.timer); toast.timer = setTimeout(() => { t.hidden = true; }, 4500);
-  }
-  async function api(method, path, body, extraHeaders, raw) {
-    const headers = Object.assign({ Accept: "application/json" }, extraHeaders || {});
-    if (body !== undefined && !raw) headers["Content-Type"] = "application/json";
-    if (auth) headers.Authorization = "Bearer " + auth.token;
-    const res = await fetch(path, { method, headers, body: body === undefined ? undefined : (raw ? body : JSON.stringify(body)) });
-    let data = null;
-    try { data = await res.json(); } catch (e) { data = null; }
-    if (res.status === 401 && auth && path !== "/api/auth/login") { logout(false); throw new Error("Session expired"); }
-    return { ok: res.ok, status: res.status, data, headers: res.headers };
-  }
-  // Every error body is {"error": {"code", "message", ...}} (docs/protocol.md).
-  const errOf = (r) => (r.data && r.data.error) || {};
-  const errText = (r) => errOf(r).message || errOf(r).code || "HTTP " + r.status;
+  // common.js's api() takes extra headers and raw bodies as options; here they come positionally.
+  const api = (method, path, body, extraHeaders, raw) => Borderless.api(method, path, body, { headers: extraHeaders, raw });
   const ifMatch = () => ({ "If-Match": '"' + current.version + '"' });
-
-  // ---------------------------------------------------------------- login / logout
-  function showLogin() {
-    $("app-view").hidden = true; $("login-view").hidden = false;
-    $("login-username").focus();
-  }
-  $("login-form").addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const err = $("login-error"); err.hidden = true;
-    try {
-      const r = await api("POST", "/api/auth/login", { username: $("login-username").value.trim(), password: $("login-password").value });
-      if (!r.ok) { err.textContent = r.status === 401 ? "Wrong username or password." : errText(r); err.hidden = false; return; }
-      if (r.data.role !== "editor" && r.data.role !== "admin") {
-        err.textContent = "This account cannot edit the knowledge base (needs the editor or admin role)."; err.hidden = false; return;
-      }
-      auth = r.data; sessionStorage.setItem(AUTH_KEY, JSON.stringify(auth));
-      $("login-password").value = "";
-      start();
-    } catch (ex) {
-      err.textContent = "Could not reach the server."; err.hidden = false;
-    }
-  });
-  async function logout(callServer) {
-    if (callServer && auth) { try { await api("POST", "/api/auth/logout"); } catch (e) { /* */ } }
-    auth = null; sessionStorage.removeItem(AUTH_KEY);
-    clearInterval(statusTimer);
-    showLogin();
-  }
-  $("logout").addEventListener("click", () => logout(true));
 
   // ---------------------------------------------------------------- navigation
   function showView(name) {
@@ -104,7 +46,8 @@
       if (!r.ok) return;
       const s = r.data, el = $("live-status");
       if (s.engine !== "ready") { el.textContent = "Bot starting…"; el.className = "live"; return; }
-      el.textContent = `Live: ${s.entries} entries · ${s.variants} questions` + (s.classifier_fresh ? "" : " · updating");
+      el.textContent = `Live: ${s.entries} entries` + (s.classifier_fresh ? "" : " · updating");
+      el.title = `What shoppers get right now: ${s.entries} entries, ${s.variants} questions` + (s.classifier_fresh ? "" : " (classifier updating)");
       el.className = "live " + (s.classifier_fresh ? "ok" : "busy");
     } catch (e) { /* offline for a moment */ }
   }
@@ -138,7 +81,7 @@
   // ---------------------------------------------------------------- the edit form
   function cloneLocales(l) {
     const out = {};
-    for (const [k, v] of Object.entries(l || {})) out[k] = { answer: v.answer || "", questions: (v.questions || []).slice() };
+    for (const [k, v] of Object.entries(l || {})) out[k] = { title: v.title || "", answer: v.answer || "", questions: (v.questions || []).slice() };
     return out;
   }
   function fillForm(entry) {
@@ -174,9 +117,10 @@
     const out = {};
     document.querySelectorAll("#locale-panels .locale-panel").forEach((panel) => {
       const loc = panel.dataset.locale;
+      const title = panel.querySelector("input.title").value.trim();
       const answer = panel.querySelector("textarea.answer").value.trim();
       const questions = panel.querySelector("textarea.questions").value.split("\n").map((q) => q.trim()).filter(Boolean);
-      out[loc] = { answer, questions };
+      out[loc] = { title, answer, questions };
     });
     return out;
   }
@@ -209,7 +153,12 @@
         const now = readLocales(); delete now[loc];
         renderLocales(now, Object.keys(now)[0]);
       });
-      panel.append(aLabel, answer, qLabel, questions, remove);
+      // The question shoppers see in suggestions; empty: the best-written question below.
+      const tLabel = h("label", "lbl", "Question shown to shoppers (empty: the best-written question)");
+      tLabel.htmlFor = "title-" + loc;
+      const title = h("input", "title"); title.id = "title-" + loc; title.maxLength = 300;
+      title.lang = loc; title.dir = dir; title.value = locs[loc].title || "";
+      panel.append(tLabel, title, aLabel, answer, qLabel, questions, remove);
       panels.append(panel);
     }
     const add = $("add-locale");
@@ -243,6 +192,7 @@
     setCurrent(r.data);
     fillForm(r.data);
     showView("entries");
+    showMachine();
   }
   function setCurrent(entry) {
     current = { id: entry.id, version: entry.version, status: entry.status,
@@ -254,20 +204,28 @@
     $("entry-id").focus();
   });
 
+  // The knowledge-base lint's findings for what was just saved or imported (bot/nlu/lint.py).
+  function renderWarnings(warnings, list) {
+    if (!warnings || !warnings.length) return;
+    list.append(h("li", "strong", "Warnings:"));
+    for (const w of warnings) list.append(h("li", "warning", (w.line ? `Line ${w.line}: ` : "") + `${w.entry_id}/${w.locale}: ${w.message}`));
+    list.hidden = false;
+  }
   function afterChange(r, message) {
     if (r.ok) {
       setCurrent(r.data);
       fillForm(r.data);
+      renderWarnings(r.data.warnings, $("problems"));
       toast(message, "ok");
       loadList(); loadStatus();
       return true;
     }
-    if (r.status === 409 && errOf(r).code === "version_conflict") {
+    if (r.status === 409 && errCode(r) === "version_conflict") {
       $("conflict-text").textContent = errText(r);
       $("conflict").hidden = false;
       return false;
     }
-    const d = errOf(r);
+    const d = errBody(r);
     if (Array.isArray(d.problems)) renderProblems(d.problems);
     toast(errText(r), "err");
     return false;
@@ -294,6 +252,20 @@
     await entryAction("publish", "Published: shoppers get it now.");
   });
   $("unpublish").addEventListener("click", () => entryAction("unpublish", "Unpublished: shoppers no longer get it."));
+  // Machine translation (issue 11): fill missing locales as a draft; say which locales are machine-made or stale.
+  $("machine-translate").addEventListener("click", async () => {
+    if (current && formChanged()) { toast("Save your changes first.", "err"); return; }
+    await entryAction("machine-translate", "Missing languages a translator covers were added as a draft: review, then publish.");
+    showMachine();
+  });
+  async function showMachine() {
+    const p = $("entry-mt"); p.hidden = true;
+    if (!current) return;
+    const r = await api("GET", "/api/editor/entries/" + encodeURIComponent(current.id) + "/machine-translations");
+    if (!r.ok || !r.data.length) return;
+    p.textContent = "Machine-translated: " + r.data.map((m) => m.locale + (m.stale ? " (stale: the " + m.source_locale + " answer changed)" : m.edited ? " (reviewed)" : "")).join(", ");
+    p.hidden = false;
+  }
   $("delete").addEventListener("click", async () => {
     if (!current || !confirm(`Delete ${current.id}? It can be restored from its history.`)) return;
     const r = await api("DELETE", "/api/editor/entries/" + encodeURIComponent(current.id), undefined, ifMatch());
@@ -552,17 +524,18 @@
     if (r.ok) {
       const s = r.data;
       result.textContent = `Imported: ${s.created.length} new, ${s.updated.length} updated, ${s.unchanged.length} unchanged, ${s.published.length} published.`;
+      renderWarnings(s.warnings, errs);
       loadList(); loadStatus();
       return;
     }
     result.textContent = "Nothing was imported.";
-    const issues = errOf(r).issues || [{ line: null, message: errText(r) }];
+    const issues = errBody(r).issues || [{ line: null, message: errText(r) }];
     for (const i of issues) errs.append(h("li", null, (i.line ? `Line ${i.line}: ` : "") + i.message));
     errs.hidden = false;
   });
   document.querySelectorAll("[data-export]").forEach((b) => b.addEventListener("click", async () => {
     const fmt = b.dataset.export, which = b.dataset.which;
-    const res = await fetch(`/api/editor/export?format=${fmt}&which=${which}`, { headers: { Authorization: "Bearer " + auth.token } });
+    const res = await fetch(`/api/editor/export?format=${fmt}&which=${which}`, { headers: { Authorization: "Bearer " + Borderless.auth.token } });
     if (!res.ok) { toast("Export failed (HTTP " + res.status + ")", "err"); return; }
     const blob = await res.blob();
     const a = document.createElement("a");
@@ -574,8 +547,6 @@
 
   // ---------------------------------------------------------------- start
   async function start() {
-    $("login-view").hidden = true; $("app-view").hidden = false;
-    $("me-name").textContent = `${auth.name} (${auth.role})`;
     try {
       const r = await api("GET", "/api/editor/completeness");
       if (r.ok && r.data.locales) locales = r.data.locales;
@@ -586,5 +557,9 @@
     clearInterval(statusTimer); statusTimer = setInterval(loadStatus, 5000);
     refreshMissedCount();
   }
-  if (auth && auth.token) start(); else showLogin();
+  Borderless.start({
+    title: "Knowledge editor", intro: "Sign in to edit what the bot answers, in every language.",
+    roles: ["editor", "admin"], roleError: "This account cannot edit the knowledge base (needs the editor or admin role).",
+    onStart: start, onLogout: () => clearInterval(statusTimer),
+  });
 })();

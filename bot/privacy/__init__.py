@@ -1,0 +1,1 @@
+"""Privacy: redaction before storage, data-subject export and erasure, retention (purge)."""

@@ -1,0 +1,95 @@
+"""Issue 7 on the real engine: the same decision however a message is typed, one-word topics, out of scope.
+
+Real model, real starter knowledge base, no mocks.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.i18n import t
+from bot.knowledge import files
+from bot.knowledge.models import Entry, KnowledgeBase
+from bot.nlu.base import ConversationContext
+from bot.nlu.normalise import is_yes, normalise
+from bot.nlu.pipeline import build_engine
+from bot.settings import REPO_ROOT, Settings
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return build_engine(Settings())
+
+
+def test_normalise_folds_case_and_shouting_but_keeps_scripts():
+    assert normalise("WHERE IS MY ORDER?!!") == "where is my order?"
+    assert normalise("  İade   nasıl?? ") == "iade nasıl?"
+    assert normalise("Über den Versand", fold_accents=True) == "uber den versand"
+    assert normalise("配送が遅い", fold_accents=True) == "配送が遅い"  # dakuten are not accents
+    assert is_yes("Sí, por favor!") and is_yes("はい") and not is_yes("yes but where is my order")
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        ("ich möchte mit einem mitarbeiter sprechen", "Ich möchte mit einem Mitarbeiter sprechen"),
+        ("i want to talk to a human", "I WANT TO TALK TO A HUMAN!!"),
+        ("quiero hablar con una persona", "QUIERO HABLAR CON UNA PERSONA!!!"),
+    ],
+)
+def test_capitals_and_shouting_do_not_flip_a_handoff(engine, typed):
+    decisions = [engine.respond(text) for text in typed]
+    assert [(d.action, d.reason) for d in decisions] == [("handoff", "human_request")] * len(typed)
+
+
+def test_shouted_question_gets_the_same_answer(engine):
+    quiet = engine.respond("where is my order?")
+    loud = engine.respond("WHERE IS MY ORDER?!!")
+    assert (loud.action, loud.faq_id) == (quiet.action, quiet.faq_id) == ("answer", "order-tracking")
+
+
+@pytest.mark.parametrize("word", ["order", "Rechnung", "送料", "Kargo"])
+def test_a_one_word_topic_is_not_greeted_or_thanked(engine, word):
+    d = engine.respond(word)
+    assert d.reason not in ("greeting", "thanks_goodbye")
+    assert d.action in ("answer", "clarify")
+    assert d.faq_id or d.suggestions
+
+
+def test_out_of_scope_is_declined_and_a_yes_hands_off(engine):
+    ctx = ConversationContext()
+    d = engine.respond("who won the football match yesterday?", ctx)
+    assert (d.action, d.reason, d.faq_id) == ("decline", "out_of_scope", None)
+    assert d.reply and not d.suggestions
+    assert d.to_json()["action"] == "decline"
+    yes = engine.respond("Yes please", ctx)
+    assert (yes.action, yes.reason) == ("handoff", "accepted_offer")
+
+
+def test_a_person_asked_for_after_a_decline_hands_off(engine):
+    ctx = ConversationContext(locale_hint="es-ES")
+    d = engine.respond("¿Me recomiendas una receta de paella?", ctx)
+    assert d.action == "decline" and d.lang == "es" and d.reply != engine.respond("who won?").reply
+    after = engine.respond("Quiero hablar con alguien del equipo", ctx)
+    assert after.action == "handoff"
+    # A plain yes outside a decline is no request for a person.
+    assert engine.respond("yes").reason != "accepted_offer"
+
+
+def test_english_only_knowledge_base_answers_a_spanish_question():
+    kb = files.load(REPO_ROOT / "knowledge_base")
+    english_only = KnowledgeBase(
+        {e.id: Entry(e.id, {"en": e.locales["en"]}, e.topic) for e in kb.entries.values()}, default_locale="en"
+    )
+    solo = build_engine(Settings(translator="none"), kb=english_only)
+    d = solo.respond("¿Cuánto tarda en llegar mi pedido a México?", ConversationContext(locale_hint="es-MX"))
+    assert (d.action, d.faq_id, d.lang) == ("answer", "shipping-times", "es")
+
+
+def test_an_angry_but_clear_question_is_answered_with_an_offer_of_a_person(engine):
+    d = engine.respond("This is ridiculous!! My parcel arrived today and the vase inside is broken. What do I do now?")
+    assert (d.action, d.faq_id) == ("answer", "damaged-item")
+    assert d.reply.startswith(engine.kb.entries["damaged-item"].locales["en"].answer)
+    assert d.reply.endswith(t("offer_person", "en", "bot"))
+    # A complaint with no clear question still goes to a person.
+    assert engine.respond("YOU CHARGED ME TWICE, this is fraud, fix it now!!!").action == "handoff"
