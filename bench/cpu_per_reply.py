@@ -106,7 +106,8 @@ async def server_round(url: str, texts: list[str]) -> tuple[int, float]:
 
 
 def spawn_server(port: int, data: Path, database_url: str | None, env_extra: dict[str, str]) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "BORDERLESS_SHOPPER_RATE_PER_MINUTE": "100000", **env_extra}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "BORDERLESS_SHOPPER_RATE_PER_MINUTE": "100000",
+           "BORDERLESS_ADDRESS_RATE_PER_MINUTE": "1000000", **env_extra}
     if database_url:
         env["BORDERLESS_DATABASE_URL"] = database_url
     return subprocess.Popen([sys.executable, "-m", "bot.serve", "--host", "127.0.0.1", "--port", str(port),

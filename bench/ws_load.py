@@ -176,7 +176,9 @@ async def run_level(args: argparse.Namespace, clients: int) -> LevelResult:
 
 def spawn_server(port: int) -> tuple[subprocess.Popen[bytes], Path]:
     data = Path(tempfile.mkdtemp(prefix="borderless-bench-"))
-    env = {**os.environ, "PYTHONPATH": str(REPO), "BORDERLESS_SHOPPER_RATE_PER_MINUTE": "1000"}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "BORDERLESS_SHOPPER_RATE_PER_MINUTE": "1000",
+           "BORDERLESS_ADDRESS_RATE_PER_MINUTE": "1000000", "BORDERLESS_ADDRESS_CONVERSATIONS_PER_MINUTE": "1000000",
+           "BORDERLESS_ADDRESS_MAX_SOCKETS": "1000000"}
     proc = subprocess.Popen([sys.executable, "-m", "bot.serve", "--host", "127.0.0.1", "--port", str(port),
                              "--data-dir", str(data), "--log-level", "warning"], cwd=REPO, env=env)
     return proc, data
@@ -360,7 +362,9 @@ def start_cluster(n: int, engine_factory: str | None) -> tuple[Any, list[Any], s
     redis = RedisServer(tmp)
     redis.start()
     env = {"BORDERLESS_DATABASE_URL": url, "BORDERLESS_REDIS_URL": redis.url, "BORDERLESS_SECRET_KEY": "bench",
-           "BORDERLESS_DEMO": "true", "BORDERLESS_SHOPPER_RATE_PER_MINUTE": "100000"}
+           "BORDERLESS_DEMO": "true", "BORDERLESS_SHOPPER_RATE_PER_MINUTE": "100000",
+           "BORDERLESS_ADDRESS_RATE_PER_MINUTE": "1000000", "BORDERLESS_ADDRESS_CONVERSATIONS_PER_MINUTE": "1000000",
+           "BORDERLESS_ADDRESS_MAX_SOCKETS": "1000000"}
     if engine_factory:
         env["BORDERLESS_ENGINE_FACTORY"] = engine_factory
     nodes = [Node(f"n{i}", tmp, env) for i in range(n)]

@@ -28,7 +28,7 @@ for _p in (REPO, REPO / "tests"):
 from chat_support import FakeEngine, free_port  # noqa: E402
 
 from bot.knowledge.models import KnowledgeBase  # noqa: E402
-from bot.nlu.base import ConversationContext, Decision  # noqa: E402
+from bot.nlu.base import ConversationContext, Decision, KnowledgeSync  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 NGINX_CONF = REPO / "deploy" / "nginx.conf"
@@ -54,6 +54,13 @@ class FollowingEngine(FakeEngine):
         super().__init__()
         self.kb = kb
         self.embedder = self  # the editor pre-embeds new questions in the background: nothing to do here
+        self.knowledge_sync = KnowledgeSync()  # bot.nlu.base.LiveEngine: the editor keeps it in step
+
+    def snapshot(self) -> KnowledgeBase:
+        return self.kb
+
+    def with_state(self, state: KnowledgeBase) -> FollowingEngine:
+        return FollowingEngine(state)
 
     def embed_passages(self, texts: list[str]) -> None:
         return None
@@ -100,13 +107,13 @@ def build_following_engine(settings: Settings) -> FollowingEngine:
     ``bot.editor.live.build_engine``, but its poller is slow (60 s), so only the Redis push can be fast."""
     from bot.db.migrate import startup_lock
     from bot.db.session import Database
-    from bot.editor import live, service
+    from bot.editor import live, published, seeding
 
     db = Database.from_settings(settings)
     with startup_lock(db.engine, "borderless-kb-seed"):
-        service.ensure_seeded(db.session, settings)
+        seeding.ensure_seeded(db.session, settings)
     with db.session() as session:
-        kb, revision = service.published_kb(session)
+        kb, revision = published.published_kb(session)
     engine = FollowingEngine(kb)
     live.mark_built(engine, db, revision)
     live.start_poller(engine, db, interval=60.0)

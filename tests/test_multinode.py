@@ -68,6 +68,10 @@ def cluster() -> Iterator[Cluster]:
         "BORDERLESS_DEMO": "true",
         "BORDERLESS_ENGINE_FACTORY": "multinode_support:build_following_engine",
         "BORDERLESS_SHOPPER_RATE_PER_MINUTE": "10000",
+        # every load shopper comes from 127.0.0.1: lift the per-address budgets (tests/test_hardening_ws.py)
+        "BORDERLESS_ADDRESS_RATE_PER_MINUTE": "100000",
+        "BORDERLESS_ADDRESS_CONVERSATIONS_PER_MINUTE": "100000",
+        "BORDERLESS_ADDRESS_MAX_SOCKETS": "100000",
         "BORDERLESS_RELAY_POLL_SECONDS": "0.5",
         "BORDERLESS_SHUTDOWN_GRACE_SECONDS": "5",
         "BORDERLESS_LOGIN_MAX_FAILURES": "4",

@@ -97,13 +97,20 @@ class RedisPubSub:
         for channel in list(self._refs):
             await self._local.publish(channel, RESYNC)
 
-    def _lost(self, exc: BaseException) -> None:
+    def _lost(self, exc: BaseException, restart: bool = False) -> None:
+        """Mark the link down. ``restart``: the failure was seen outside the reader (a publish on a pooled
+        connection gone stale across a Redis restart); the reader's own link may look fine, so it reconnects
+        too, else nothing would ever mark the link healthy again."""
         if self._healthy.is_set():
             self._healthy.clear()
             self._warned = True
             self.outages += 1
             log.warning("Redis relay unreachable (%s); sockets fall back to polling the database", exc)
             asyncio.get_running_loop().create_task(self._resync_local())
+        if restart and self._reader is not None and self._reader is not asyncio.current_task():
+            self._reader.cancel()
+            self._reader = None
+            self._ensure_reader()
 
     # ------------------------------------------------------------------ publish / subscribe
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
@@ -115,7 +122,7 @@ class RedisPubSub:
         try:
             await asyncio.wait_for(self._redis.publish(self.prefix + channel, data), PUBLISH_TIMEOUT_SECONDS)
         except (redis.RedisError, OSError, TimeoutError) as exc:
-            self._lost(exc)
+            self._lost(exc, restart=True)
 
     async def subscribe(self, channels: Iterable[str]) -> Subscription:
         names = tuple(dict.fromkeys(channels))
@@ -130,7 +137,7 @@ class RedisPubSub:
             try:
                 await self._pubsub.subscribe(*new)
             except (redis.RedisError, OSError) as exc:
-                self._lost(exc)
+                self._lost(exc, restart=True)
         return _RedisSubscription(self, inner, names)
 
     async def _release(self, channels: tuple[str, ...]) -> None:
@@ -146,7 +153,7 @@ class RedisPubSub:
             try:
                 await self._pubsub.unsubscribe(*gone)
             except (redis.RedisError, OSError) as exc:
-                self._lost(exc)
+                self._lost(exc, restart=True)
 
     def subscriber_count(self, channel: str) -> int:
         return self._local.subscriber_count(channel)
@@ -188,7 +195,8 @@ class RedisPubSub:
                 log.exception("Redis relay reader failed")
                 self._lost(RuntimeError("reader failed"))
             finally:
-                self._pubsub = None
+                if self._pubsub is pubsub:
+                    self._pubsub = None
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
             if not self._closing:
