@@ -24,6 +24,8 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
+STORE_WARNING_SECONDS = 10.0
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -58,14 +60,20 @@ class SocketLimits:
         self.conversation_emails = RateLimitItemPerMinute(max(1, settings.email_rate_per_minute))
         self.max_sockets = max(1, settings.address_max_sockets)
         self._sockets: dict[str, int] = {}
+        self._store_warned_at = -STORE_WARNING_SECONDS  # a Redis outage is logged, not a traceback per message
 
     async def _hit(self, item: RateLimitItem, name: str, key: str) -> Verdict:
         try:
             if await self.limiter.hit(item, "borderless", name, key):
                 return ALLOWED
             stats = await self.limiter.get_window_stats(item, "borderless", name, key)
-        except Exception:
-            log.exception("rate limit store failed; letting the %s through", name)
+        except Exception as exc:
+            now = time.monotonic()
+            if now - self._store_warned_at >= STORE_WARNING_SECONDS:
+                self._store_warned_at = now
+                log.warning("rate limit store failed (%s: %s); letting the %s (and others) through",
+                            type(exc).__name__, exc, name, exc_info=not isinstance(exc, (OSError, TimeoutError))
+                            and "ConnectionError" not in type(exc).__name__)
             return ALLOWED
         return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())), name)
 
