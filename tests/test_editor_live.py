@@ -105,7 +105,7 @@ def test_missed_questions_group_across_languages_and_become_answerable(setup: tu
 
     missed = [shopper_asks(t, loc) for t, loc in ((STORE_EN, "en-US"), (STORE_ES, "es-ES"), (STORE_FR, "fr-FR"),
                                                    (STORE_EN2, "en-GB"))]
-    assert all(d.action in ("clarify", "handoff") for d in missed), missed
+    assert all(d.action in ("clarify", "handoff", "decline") for d in missed), missed
     shopper_asks("can I pay with bitcoin", "en-US")  # answered: not missed
     groups = client.get("/api/editor/missed/groups", headers=ed).json()
     store = groups[0]

@@ -39,6 +39,7 @@ def test_portuguese_shopper_english_agent_in_the_browser(browser, tmp_path: Path
             item.wait_for()
             assert item.locator(".lang").inner_text() == "PT"
             assert item.locator(".chip.translated").inner_text() == "translated"
+            assert "#A12345" in item.locator(".last").inner_text(), "the last message, in English"
             item.get_by_role("button", name=re.compile("Claim")).click()
 
             # She reads the shopper in English; the original is one click away.
@@ -72,6 +73,7 @@ def test_portuguese_shopper_english_agent_in_the_browser(browser, tmp_path: Path
             assert got.locator(".mt").inner_text() == "Tradução automática"
             timeline.locator(".msg.agent .bubble.translated", has_text="Your order #A12345").wait_for()
             shot(console, "console-translated.png")
+            shot(shop, "widget-translated.png")
             assert dialogs.seen == []
         finally:
             shop_ctx.close()

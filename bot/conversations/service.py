@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from bot.auth.models import User
 from bot.auth.service import Principal
-from bot.conversations.errors import Conflict, Invalid
+from bot.conversations.errors import Conflict, Forbidden, Invalid
 from bot.conversations.events import Outbox, agent_message, note_json, public_message, state_frame
 from bot.conversations.handoff_port import HandoffQueue
 from bot.conversations.models import Conversation, Message, Note
@@ -30,6 +30,7 @@ from bot.conversations.texts import supported_locale, ui_text
 from bot.db.session import Database
 from bot.db.types import iso, new_id, utcnow
 from bot.events import AgentReplied, BotDecided, ConversationStarted, EmailLeft, Rated, Reopened, emit
+from bot.handoff.scope import serves
 from bot.nlu.base import SUPPORTED_LOCALES, ConversationContext, Decision, Turn
 from bot.settings import Settings
 
@@ -311,8 +312,11 @@ class ChatService:
                     if existing is not None:
                         return Stored(agent_message(existing), created=False, message_id=existing.id)
             with self.db.read() as session:
-                shopper_lang = get_conversation(session, conversation_id).lang
-            reply = self.translation.reply(text, user, shopper_lang)
+                conv = get_conversation(session, conversation_id)
+                holds = conv.state == "agent" and (conv.agent_id == user.id or user.role == "admin")
+                shopper_lang = conv.lang
+            # Only for the holder (anyone else gets lock_held's Conflict below, with nothing translated).
+            reply = self.translation.reply(text, user, shopper_lang) if holds else None
         with self.db.session() as session:
             if cid is not None:
                 existing = find_by_client_id(session, conversation_id, cid)
@@ -347,6 +351,8 @@ class ChatService:
         text = self.check_text(text)
         with self.db.read() as session:
             shopper_lang = get_conversation(session, conversation_id).lang
+        if not serves(user, shopper_lang, self.translation.service):
+            raise Forbidden("out_of_scope", f"you do not serve conversations in {shopper_lang!r}")
         return self.translation.preview(text, user, shopper_lang)
 
     def add_note(self, conversation_id: str, user: Principal, text: object) -> tuple[dict[str, Any], Outbox]:

@@ -76,7 +76,8 @@ def record_bot_decision(session: Session, decision: BotDecided) -> None:
     if decision.action == "clarify":
         reason = "clarify"
         faq_id = decision.suggested_faq_ids[0] if decision.suggested_faq_ids else None
-    elif decision.action == "handoff" and decision.reason == "low_confidence":
+    elif (decision.action, decision.reason) in (("handoff", "low_confidence"), ("decline", "uncertain_match")):
+        # A decline for an uncertain match is the bot not knowing, like a low-confidence handoff (issue 7).
         reason, faq_id = "low_confidence", None
     else:
         return

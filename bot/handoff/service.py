@@ -26,7 +26,7 @@ from bot.db.types import iso, utcnow
 from bot.events import Claimed, HandedBack, HandedOff, Released, Resolved, emit
 from bot.handoff.hours import SupportHours
 from bot.handoff.models import Handoff
-from bot.handoff.scope import Covers, may_access, queue_languages, serves
+from bot.handoff.scope import Covers, may_access, queue_languages, reading_language, serves
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,8 @@ class QueueItem:
     last_message: str | None
     #: The agent reads and answers this conversation through machine translation.
     translated: bool = False
+    #: ``last_message`` in the agent's reading language (translated conversations; None if it failed).
+    last_message_translation: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -186,7 +188,7 @@ class HandoffService:
         now = utcnow()
         with self.db.read() as session:
             rows = session.execute(query).all()
-        return [
+        items = [
             QueueItem(
                 id=conv.id,
                 lang=conv.lang,
@@ -201,6 +203,22 @@ class HandoffService:
             )
             for conv, handoff, text in rows
         ]
+        self._translate_previews(items, user)
+        return items
+
+    def _translate_previews(self, items: list[QueueItem], user: Principal) -> None:
+        """The last message of each translated item in ``user``'s reading language (one time limit per language)."""
+        translate_many = getattr(self.translator, "translate_many", None)
+        if translate_many is None:
+            return
+        reading = reading_language(user, self.settings.default_locale)
+        by_lang: dict[str, list[QueueItem]] = {}
+        for item in items:
+            if item.translated and item.last_message:
+                by_lang.setdefault(item.lang, []).append(item)
+        for lang, group in by_lang.items():
+            for item, result in zip(group, translate_many([i.last_message for i in group], lang, reading), strict=True):
+                item.last_message_translation = result.text if result is not None else None
 
     # ------------------------------------------------------------------ agent actions
     def claim(self, conversation_id: str, user: Principal) -> tuple[bool, Outbox]:

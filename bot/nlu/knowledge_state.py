@@ -242,8 +242,10 @@ class LiveKnowledge:
         centring = self.centering.signature if self.centering is not None and centred else "none"
         return f"{self.embedder.name}|{getattr(norm, '__name__', 'none')}|{centring}"
 
-    def centre(self, vectors: np.ndarray, langs: list[str], centred: bool) -> np.ndarray:
-        """Remove each text's language mean (bot/nlu/centering.py) when ``centred``; else as is."""
+    def centre(self, vectors: np.ndarray, langs: list[str], centred: bool | None = None) -> np.ndarray:
+        """Remove each text's language mean (bot/nlu/centering.py) when ``centred`` (None: as the live state is)."""
+        if centred is None:
+            centred = self.state.centred
         if not centred or self.centering is None or not len(vectors):
             return vectors
         return self.centering.apply(vectors, langs)

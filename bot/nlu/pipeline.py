@@ -316,7 +316,7 @@ def build_engine(
         settings=settings,
         embedder=CachedEmbedder(inner, settings.models_dir / "cache", make_normaliser(settings.text_normalisation)),
         langid=get_language_identifier(settings.langid),  # one loaded model per process, shared by engines
-        translator=TRANSLATORS.create(settings.translator),
+        translator=TRANSLATORS.create(settings.translator, settings=settings),
         policy=ThresholdPolicy.from_settings(settings),
         intent_examples=intent_examples,
         kb=kb,

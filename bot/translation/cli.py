@@ -48,7 +48,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     from bot.translation.service import TranslationService
 
     settings = Settings()
-    pairs = TranslationService.from_settings(settings).pairs()
+    try:
+        pairs = TranslationService.from_settings(settings).pairs()
+    except ValueError as exc:  # a misconfigured translator (unknown name, libretranslate without a URL)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if getattr(args, "json", False):
         print(json.dumps({"translator": settings.translator, "pairs": [p.to_json() for p in pairs]}))
         return 0

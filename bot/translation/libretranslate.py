@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 import httpx
@@ -27,6 +28,7 @@ class LibreTranslateTranslator:
     """Calls a LibreTranslate server's REST API."""
 
     name = "libretranslate"
+    RETRY_SECONDS = 30.0
 
     def __init__(self, url: str | None = None, api_key: str | None = None, timeout: float = 10.0,
                  settings: Any = None, **_: object) -> None:
@@ -38,6 +40,7 @@ class LibreTranslateTranslator:
         self._client = httpx.Client(base_url=self.url, timeout=timeout)
         self._lock = threading.Lock()
         self._pairs: set[tuple[str, str]] | None = None
+        self._retry_at = 0.0
 
     def _post(self, path: str, body: dict[str, Any]) -> Any:
         if self.api_key:
@@ -53,15 +56,23 @@ class LibreTranslateTranslator:
 
     def refresh(self) -> None:
         with self._lock:
-            self._pairs = None
+            self._pairs, self._retry_at = None, 0.0
 
     def pairs(self) -> list[tuple[str, str]]:
+        """The server's pairs (read once). An unreachable server is asked again after ``RETRY_SECONDS``, not on
+        every call, so each answer does not wait for a connect timeout."""
         with self._lock:
             if self._pairs is None:
-                response = self._client.get("/languages")
-                response.raise_for_status()
-                self._pairs = {(lang["code"], target) for lang in response.json()
-                               for target in lang.get("targets", []) if target != lang["code"]}
+                if time.monotonic() < self._retry_at:
+                    raise LibreTranslateError(f"LibreTranslate at {self.url} was unreachable; retrying later")
+                try:
+                    response = self._client.get("/languages")
+                    response.raise_for_status()
+                    self._pairs = {(lang["code"], target) for lang in response.json()
+                                   for target in lang.get("targets", []) if target != lang["code"]}
+                except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+                    self._retry_at = time.monotonic() + self.RETRY_SECONDS
+                    raise LibreTranslateError(f"LibreTranslate /languages at {self.url} failed: {exc}") from None
             return sorted(self._pairs)
 
     def can_translate(self, source: str, target: str) -> bool:

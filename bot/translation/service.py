@@ -25,6 +25,8 @@ from bot.translation.protect import compile_glossary, translate_protected
 log = logging.getLogger(__name__)
 
 PIVOT = "en"
+#: After a backend failed to list its pairs (a LibreTranslate server down), list them again this much later.
+PAIRS_RETRY_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -63,9 +65,11 @@ def engine_of(translator: Translator, source: str, target: str) -> str:
     return translator.name
 
 
-def direct_pairs(translator: Translator) -> list[tuple[str, str, str]]:
+def direct_pairs(translator: Translator, failed: list[str] | None = None) -> list[tuple[str, str, str]]:
     """``(source, target, engine)`` for every direct pair: the translator's own list where it has one
-    (``pairs()``), else every pair of the languages Borderless supports that ``can_translate`` accepts."""
+    (``pairs()``), else every pair of the languages Borderless supports that ``can_translate`` accepts.
+
+    A chain member that cannot list its pairs is skipped and its name appended to ``failed``."""
     members = getattr(translator, "members", None)
     if members is not None:
         seen: dict[tuple[str, str], str] = {}
@@ -75,6 +79,8 @@ def direct_pairs(translator: Translator) -> list[tuple[str, str, str]]:
                     seen.setdefault((source, target), engine)
             except Exception as exc:
                 log.warning("translator %s failed to list its pairs: %s", member.name, exc)
+                if failed is not None:
+                    failed.append(member.name)
         return [(s, t, e) for (s, t), e in sorted(seen.items())]
     listed = getattr(translator, "pairs", None)
     if callable(listed):
@@ -93,9 +99,12 @@ class TranslationService:
         self.glossary = compile_glossary(glossary)
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str, str, str, str], str] = OrderedDict()
-        self._lock = threading.Lock()
+        # Re-entrant: a translation that finishes at once runs its done-callback (which caches) in the submitting
+        # thread, inside the lock.
+        self._lock = threading.RLock()
         self._pairs: dict[tuple[str, str], Pair] | None = None
         self._inflight: dict[tuple[str, Pair], Future[str]] = {}
+        self._retry_at = 0.0
         # Translations run here so a slow one can be abandoned after ``timeout`` (the thread finishes on its own).
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="translate")
         self.hits = 0
@@ -114,13 +123,17 @@ class TranslationService:
     def pairs(self) -> list[Pair]:
         """Every pair this service translates: direct ones, and ``a -> en -> b`` where only those exist."""
         with self._lock:
+            if self._pairs is not None and self._retry_at and time.monotonic() >= self._retry_at:
+                self._pairs = None  # a backend could not list its pairs last time: ask again
             if self._pairs is None:
                 table: dict[tuple[str, str], Pair] = {}
+                failed: list[str] = []
                 try:
-                    direct = direct_pairs(self.translator)
+                    direct = direct_pairs(self.translator, failed)
                 except Exception as exc:
                     log.warning("translator %s failed to list its pairs: %s", self.translator.name, exc)
-                    direct = []
+                    direct, failed = [], [self.translator.name]
+                self._retry_at = time.monotonic() + PAIRS_RETRY_SECONDS if failed else 0.0
                 for source, target, engine in direct:
                     table[(source, target)] = Pair(source, target, engine)
                 into = {s: p for (s, t), p in table.items() if t == PIVOT}
@@ -142,7 +155,7 @@ class TranslationService:
             if callable(refresh):
                 refresh()
         with self._lock:
-            self._pairs = None
+            self._pairs, self._retry_at = None, 0.0
 
     def pair(self, source: str | None, target: str | None) -> Pair | None:
         if not source or not target or source == target:

@@ -81,7 +81,11 @@
       if (item.has_email) chips.appendChild(h("span", "chip", "email left"));
       if (item.translated) { const tc = h("span", "chip translated", "translated"); tc.title = "You read and answer this chat through machine translation"; chips.appendChild(tc); }
       li.append(top, chips);
-      if (item.last_message) { const q = h("p", "last", "“" + item.last_message + "”"); q.dir = "auto"; li.appendChild(q); }
+      if (item.last_message) {
+        const q = h("p", "last", "“" + (item.last_message_translation || item.last_message) + "”"); q.dir = "auto";
+        if (item.last_message_translation) q.title = "Original: " + item.last_message;
+        li.appendChild(q);
+      }
       const claim = h("button", "btn primary small claim", "Claim");
       claim.type = "button"; claim.setAttribute("aria-label", "Claim conversation in " + langName(item.lang));
       claim.addEventListener("click", () => claimConversation(item, claim));
