@@ -33,6 +33,8 @@ from bot.db import migrate
 from bot.db.session import Database
 from bot.handoff.routes import router as queue_router
 from bot.handoff.service import HandoffService
+from bot.i18n import RTL_LANGUAGES
+from bot.nlu.base import SUPPORTED_LOCALES
 from bot.privacy.redact import Redactor, install_log_redaction
 from bot.privacy.retention import retention_loop
 from bot.realtime.pubsub import create_pubsub
@@ -194,6 +196,12 @@ def create_app(
         return {"status": "ok" if database == "ok" else "degraded", "version": __version__,
                 "database": database, "engine": provider.status,
                 "translation": {"translator": settings.translator, "pairs": pairs}}
+
+    @app.get("/api/i18n", tags=["meta"])
+    def i18n_lists() -> dict[str, Any]:
+        """The supported locales and the right-to-left languages: the one source the pages read them from."""
+        return {"locales": list(SUPPORTED_LOCALES), "rtl": list(RTL_LANGUAGES),
+                "default_locale": settings.default_locale}
 
     @app.get("/api/i18n/{lang}", tags=["meta"])
     def ui_strings(lang: str) -> dict[str, str]:

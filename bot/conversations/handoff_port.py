@@ -26,6 +26,10 @@ class HandoffQueue(Protocol):
         """Raise ``Forbidden`` unless ``user`` serves the conversation's language or holds it."""
         ...
 
+    def serves(self, user: Principal, lang: str | None, translator: Any = None) -> bool:
+        """Whether ``user`` serves conversations in ``lang`` (``translator`` widens that)."""
+        ...
+
     def visible_languages(self, user: Principal) -> list[str] | None:
         """The conversation languages ``user`` may see; None: every language."""
         ...

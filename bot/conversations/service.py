@@ -30,7 +30,6 @@ from bot.conversations.texts import supported_locale, ui_text
 from bot.db.session import Database
 from bot.db.types import iso, new_id, utcnow
 from bot.events import AgentReplied, BotDecided, ConversationStarted, EmailLeft, Rated, Reopened, emit
-from bot.handoff.scope import serves
 from bot.nlu.base import SUPPORTED_LOCALES, ConversationContext, Decision, Turn
 from bot.settings import Settings
 
@@ -351,7 +350,7 @@ class ChatService:
         text = self.check_text(text)
         with self.db.read() as session:
             shopper_lang = get_conversation(session, conversation_id).lang
-        if not serves(user, shopper_lang, self.translation.service):
+        if not self.handoff.serves(user, shopper_lang, self.translation.service):
             raise Forbidden("out_of_scope", f"you do not serve conversations in {shopper_lang!r}")
         return self.translation.preview(text, user, shopper_lang)
 
