@@ -1,6 +1,7 @@
 # Borderless: the chat server with the starter knowledge base and the offline models.
 #   docker build -t borderless .
-#   docker run -p 8000:8000 -v borderless-data:/data -e BORDERLESS_ADMIN_PASSWORD=change-me borderless
+#   docker run -p 8000:8000 -v borderless-data:/data -e BORDERLESS_ADMIN_PASSWORD='a long passphrase of your own' borderless
+# (a weak admin password is refused at start: zxcvbn score 3 or more, see docs/deploy.md "Security")
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

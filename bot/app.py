@@ -34,7 +34,9 @@ from bot.db import migrate
 from bot.db.session import Database
 from bot.handoff.routes import router as queue_router
 from bot.handoff.service import HandoffService
+from bot.i18n import RTL_LANGUAGES
 from bot.metrics import CONTENT_TYPE_LATEST, ChatMetrics
+from bot.nlu.base import SUPPORTED_LOCALES
 from bot.privacy.redact import Redactor, install_log_redaction
 from bot.privacy.retention import retention_loop
 from bot.realtime.pubsub import create_pubsub
@@ -258,6 +260,12 @@ def create_app(
             raise HTTPException(403, detail={"code": "forbidden", "message": "Metrics are for admins."})
         body = await run_in_threadpool(metrics.render)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/api/i18n", tags=["meta"])
+    def i18n_lists() -> dict[str, Any]:
+        """The supported locales and the right-to-left languages: the one source the pages read them from."""
+        return {"locales": list(SUPPORTED_LOCALES), "rtl": list(RTL_LANGUAGES),
+                "default_locale": settings.default_locale}
 
     @app.get("/api/i18n/{lang}", tags=["meta"])
     def ui_strings(lang: str) -> dict[str, str]:

@@ -74,3 +74,20 @@ def test_the_checks_catch_what_they_look_for(tmp_path: Path) -> None:
     (tmp_path / "c.js").write_text(block[: -len("const v5 = 5;\n")], encoding="utf-8")
     found = repeated_blocks([tmp_path / "a.js", tmp_path / "b.js", tmp_path / "c.js"])
     assert list(found.values()) == [{"a.js:2", "b.js:1"}]
+
+
+def test_the_pages_read_locales_and_directions_from_one_place(tmp_path: Path) -> None:
+    from chat_support import make_app
+    from fastapi.testclient import TestClient
+
+    from bot.i18n import RTL_LANGUAGES, text_direction
+    from bot.nlu.base import SUPPORTED_LOCALES
+
+    # No page keeps its own copy of the lists (a copy is how editor.js and the widget drifted apart before).
+    for path in [*_static_files(), ROOT / "widget" / "borderless.js"]:
+        text = path.read_text(encoding="utf-8")
+        assert '"ar", "he"' not in text and '"en", "es", "fr", "de"' not in text, path.name
+    with TestClient(make_app(tmp_path)) as client:
+        lists = client.get("/api/i18n").json()
+    assert lists["locales"] == list(SUPPORTED_LOCALES) and lists["rtl"] == list(RTL_LANGUAGES)
+    assert text_direction("ar-EG") == "rtl" and text_direction("en") == "ltr" and text_direction(None) == "ltr"

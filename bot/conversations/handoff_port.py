@@ -26,8 +26,8 @@ class HandoffQueue(Protocol):
         """Raise ``Forbidden`` unless ``user`` serves the conversation's language or holds it."""
         ...
 
-    def serves(self, user: Principal, lang: str | None) -> bool:
-        """Whether ``user`` may see, claim, read and answer a conversation in ``lang``."""
+    def serves(self, user: Principal, lang: str | None, translator: Any = None) -> bool:
+        """Whether ``user`` serves conversations in ``lang`` (``translator`` widens that)."""
         ...
 
     def visible_languages(self, user: Principal) -> list[str] | None:

@@ -357,7 +357,7 @@ class ChatService:
         text = self.check_text(text)
         with self.db.read() as session:
             shopper_lang = get_conversation(session, conversation_id).lang
-        if not self.handoff.serves(user, shopper_lang):
+        if not self.handoff.serves(user, shopper_lang, self.translation.service):
             raise Forbidden("out_of_scope", f"you do not serve conversations in {shopper_lang!r}")
         return self.translation.preview(text, user, shopper_lang)
 

@@ -26,6 +26,7 @@ from bot.conversations.ws_frames import (
     error_frame,
 )
 from bot.conversations.ws_socket import FrameSocket
+from bot.i18n import text_direction
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ class ShopperSocket(FrameSocket):
             "token": opened.token,
             "state": opened.state,
             "lang": opened.lang,
+            "dir": text_direction(opened.lang),
             "agent_name": opened.agent_name,
             "reason": opened.reason,
             "ui": ui_bundle(opened.lang),

@@ -28,14 +28,23 @@ from bot.editor.live import KnowledgeLive, install, supports_live  # noqa: F401 
 from bot.editor.live import preview as preview_decisions
 from bot.editor.models import KbEntry
 from bot.editor.schemas import (
+    CompletenessOut,
+    DismissedOut,
     EntryCreate,
+    EntryListOut,
+    EntryOut,
+    EntrySummaryOut,
     EntryUpdate,
+    MissedGroupOut,
     MissedIds,
     MissedToEntry,
     MissedToVariants,
     PreviewBody,
+    PreviewOut,
     RestoreBody,
+    StatusOut,
     VersionBody,
+    VersionOut,
 )
 from bot.events import Audited, emit
 from bot.nlu.index import aggregate
@@ -144,14 +153,14 @@ def editor_page() -> FileResponse:
 
 
 # ---------------------------------------------------------------------------------------------- entries
-@router.get("/api/editor/status")
+@router.get("/api/editor/status", response_model=StatusOut)
 def status(live: Live, _user: Editor) -> dict[str, Any]:
     """The knowledge base revision and the live engine's size and freshness."""
     live.sync()
     return live.status()
 
 
-@router.get("/api/editor/entries")
+@router.get("/api/editor/entries", response_model=EntryListOut)
 def list_entries(
     live: Live,
     _user: Editor,
@@ -167,21 +176,21 @@ def list_entries(
         return service.list_entries(session, q, status, missing, limit, offset, sort)
 
 
-@router.post("/api/editor/entries", status_code=201)
+@router.post("/api/editor/entries", status_code=201, response_model=EntryOut)
 def create_entry(body: EntryCreate, live: Live, user: Editor) -> JSONResponse:
     """A new draft entry (not visible to shoppers until published)."""
     return _change(live, service.create_entry, _actor(user), body.id, body.topic,
                    {k: v.model_dump() for k, v in body.locales.items()}, status_code=201, lint=True)
 
 
-@router.get("/api/editor/entries/{entry_id}")
+@router.get("/api/editor/entries/{entry_id}", response_model=EntryOut)
 def get_entry(entry_id: EntryId, live: Live, _user: Editor) -> JSONResponse:
     """The entry's working copy, published copy and status; ``ETag`` is its version."""
     with _errors(), live.db.session() as session:
         return _entry_response(service.get_entry(session, entry_id))
 
 
-@router.put("/api/editor/entries/{entry_id}")
+@router.put("/api/editor/entries/{entry_id}", response_model=EntryOut)
 def update_entry(entry_id: EntryId, body: EntryUpdate, live: Live, user: Editor, if_match: IfMatch = None,
                  ) -> JSONResponse:
     """Replace the working copy (topic and every locale). Shoppers see it once it is published."""
@@ -189,14 +198,14 @@ def update_entry(entry_id: EntryId, body: EntryUpdate, live: Live, user: Editor,
                    {k: v.model_dump() for k, v in body.locales.items()}, lint=True)
 
 
-@router.delete("/api/editor/entries/{entry_id}")
+@router.delete("/api/editor/entries/{entry_id}", response_model=EntryOut)
 def delete_entry(entry_id: EntryId, live: Live, user: Editor, if_match: IfMatch = None,
                  version: Annotated[int | None, Query()] = None) -> JSONResponse:
     """Delete and unpublish; the history stays, so a version can be restored."""
     return _change(live, service.delete_entry, _actor(user), entry_id, _version(if_match, version))
 
 
-@router.post("/api/editor/entries/{entry_id}/publish")
+@router.post("/api/editor/entries/{entry_id}/publish", response_model=EntryOut)
 def publish_entry(entry_id: EntryId, live: Live, user: Editor, if_match: IfMatch = None,
                   body: VersionBody | None = None) -> JSONResponse:
     """Make the working copy live (the running engine is updated before this answers)."""
@@ -204,7 +213,7 @@ def publish_entry(entry_id: EntryId, live: Live, user: Editor, if_match: IfMatch
                    _version(if_match, body.version if body else None))
 
 
-@router.post("/api/editor/entries/{entry_id}/unpublish")
+@router.post("/api/editor/entries/{entry_id}/unpublish", response_model=EntryOut)
 def unpublish_entry(entry_id: EntryId, live: Live, user: Editor, if_match: IfMatch = None,
                     body: VersionBody | None = None) -> JSONResponse:
     """Take the entry away from shoppers; its working copy stays as a draft."""
@@ -212,21 +221,21 @@ def unpublish_entry(entry_id: EntryId, live: Live, user: Editor, if_match: IfMat
                    _version(if_match, body.version if body else None))
 
 
-@router.get("/api/editor/entries/{entry_id}/versions")
+@router.get("/api/editor/entries/{entry_id}/versions", response_model=list[VersionOut])
 def entry_history(entry_id: EntryId, live: Live, _user: Editor) -> list[dict[str, Any]]:
     """Every version, newest first: who, when, what changed."""
     with _errors(), live.db.session() as session:
         return service.history(session, entry_id)
 
 
-@router.get("/api/editor/entries/{entry_id}/versions/{version}")
+@router.get("/api/editor/entries/{entry_id}/versions/{version}", response_model=VersionOut)
 def entry_version(entry_id: EntryId, version: int, live: Live, _user: Editor) -> dict[str, Any]:
     """One version's snapshot."""
     with _errors(), live.db.session() as session:
         return service.get_version(session, entry_id, version)
 
 
-@router.post("/api/editor/entries/{entry_id}/restore")
+@router.post("/api/editor/entries/{entry_id}/restore", response_model=EntryOut)
 def restore_entry(entry_id: EntryId, body: RestoreBody, live: Live, user: Editor, if_match: IfMatch = None,
                   ) -> JSONResponse:
     """Bring back an earlier version as the working copy (also undeletes); publish to make it live."""
@@ -234,14 +243,14 @@ def restore_entry(entry_id: EntryId, body: RestoreBody, live: Live, user: Editor
                    _version(if_match, body.version))
 
 
-@router.get("/api/editor/deleted")
+@router.get("/api/editor/deleted", response_model=list[EntrySummaryOut])
 def deleted_entries(live: Live, _user: Editor) -> list[dict[str, Any]]:
     """Deleted entries (restore one of their versions to bring them back)."""
     with live.db.session() as session:
         return service.deleted_entries(session)
 
 
-@router.get("/api/editor/completeness")
+@router.get("/api/editor/completeness", response_model=CompletenessOut)
 def completeness(live: Live, _user: Editor) -> dict[str, Any]:
     """Entries x locales: which entries lack which languages (and which answers are incomplete)."""
     with live.db.session() as session:
@@ -305,7 +314,7 @@ def export_entries(
 
 
 # ---------------------------------------------------------------------------------------------- missed questions
-@router.get("/api/editor/missed/groups")
+@router.get("/api/editor/missed/groups", response_model=list[MissedGroupOut])
 async def missed_groups(
     request: Request,
     live: Live,
@@ -330,21 +339,21 @@ async def missed_groups(
     return await run_in_threadpool(run)
 
 
-@router.post("/api/editor/missed/to-entry", status_code=201)
+@router.post("/api/editor/missed/to-entry", status_code=201, response_model=EntryOut)
 def missed_to_entry(body: MissedToEntry, live: Live, user: Editor) -> JSONResponse:
     """Turn a group into a new draft entry (questions per language; agents' answers as draft answers)."""
     return _change(live, missed.missed_to_entry, _actor(user), body.missed_ids, body.id, body.topic, body.answers,
                    status_code=201)
 
 
-@router.post("/api/editor/missed/to-variants")
+@router.post("/api/editor/missed/to-variants", response_model=EntryOut)
 def missed_to_variants(body: MissedToVariants, live: Live, user: Editor, if_match: IfMatch = None) -> JSONResponse:
     """Add a group's questions as variants of an existing entry (its working copy; publish to go live)."""
     return _change(live, missed.missed_to_variants, _actor(user), body.missed_ids, body.entry_id,
                    _version(if_match, body.version))
 
 
-@router.post("/api/editor/missed/dismiss")
+@router.post("/api/editor/missed/dismiss", response_model=DismissedOut)
 def dismiss_missed(body: MissedIds, live: Live, user: Editor) -> dict[str, int]:
     """Drop missed questions that need no entry (spam, one-offs)."""
     with _errors(), live.db.session() as session:
@@ -352,7 +361,7 @@ def dismiss_missed(body: MissedIds, live: Live, user: Editor) -> dict[str, int]:
 
 
 # ---------------------------------------------------------------------------------------------- test your change
-@router.post("/api/editor/preview")
+@router.post("/api/editor/preview", response_model=PreviewOut)
 def preview(body: PreviewBody, live: Live, _user: Editor, engine: Annotated[Any, Depends(get_engine)],
             ) -> dict[str, Any]:
     """What the bot would answer with the drafts and with what is live, side by side (nothing goes live)."""

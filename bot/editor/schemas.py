@@ -1,10 +1,15 @@
-"""Request bodies of the editor API (responses are the plain dicts of :mod:`bot.editor.service`)."""
+"""Request bodies and response shapes of the editor API.
+
+Responses are built as plain dicts by :mod:`bot.editor.service`; the models below declare them for OpenAPI
+(``response_model``). They name the fields clients rely on and allow the rest, so a field added to a dict is
+not silently dropped from the response.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class LocaleIn(BaseModel):
@@ -67,3 +72,83 @@ class PreviewBody(BaseModel):
     scope: Literal["entry", "all"] = Field(
         "all", description="all: every entry's working copy; entry: only ``entry`` differs from what is live."
     )
+
+
+# ---------------------------------------------------------------------------------------------- responses
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class EntrySummaryOut(_Out):
+    """One row of the entry list."""
+
+    id: str
+    topic: str
+    status: str
+    version: int
+    deleted: bool
+    locales: list[str]
+    published_locales: list[str]
+
+
+class EntryOut(_Out):
+    """The whole entry: working copy (``locales``), published copy, and what keeps it from being published."""
+
+    id: str
+    topic: str
+    status: str
+    version: int
+    deleted: bool
+    locales: dict[str, Any]
+    published: dict[str, Any] | None
+    problems: list[str]
+
+
+class EntryListOut(_Out):
+    total: int
+    items: list[EntrySummaryOut]
+
+
+class VersionOut(_Out):
+    """One version of an entry's history."""
+
+    version: int
+    action: str
+    changes: list[str]
+    username: str | None
+
+
+class CompletenessOut(_Out):
+    """Which entries miss which languages (``entries[].cells[locale]``)."""
+
+    locales: list[str]
+    entries: list[dict[str, Any]]
+    complete: dict[str, int]
+    total: int
+
+
+class StatusOut(_Out):
+    """The knowledge base revision and, once built, the live engine's size and freshness."""
+
+    revision: int
+    engine: str
+
+
+class MissedGroupOut(_Out):
+    """Similar missed questions across languages."""
+
+    id: str
+
+
+class DismissedOut(_Out):
+    dismissed: int
+
+
+class PreviewOut(_Out):
+    """What the bot does with the text now (``published``) and with the drafts (``draft``)."""
+
+    text: str
+    published: dict[str, Any]
+    draft: dict[str, Any]
+    draft_entries: list[str]
+    same: bool

@@ -106,9 +106,9 @@ class HandoffService:
         """:class:`Forbidden` unless ``user`` serves the conversation's language (or holds it): read, notes."""
         check_scope(conv, user, self.translator)
 
-    def serves(self, user: Principal, lang: str | None) -> bool:
-        """Whether ``user`` may see, claim, read and answer a conversation in ``lang`` (``translator`` widens it)."""
-        return serves(user, lang, self.translator)
+    def serves(self, user: Principal, lang: str | None, translator: Covers | None = None) -> bool:
+        """Whether ``user`` serves ``lang`` (:func:`bot.handoff.scope.serves`; ``translator`` default: this one's)."""
+        return serves(user, lang, translator if translator is not None else self.translator)
 
     def visible_languages(self, user: Principal) -> list[str] | None:
         """The conversation languages ``user`` may see (spoken and translated); None: every language."""

@@ -14,6 +14,15 @@ import yaml
 
 _DIR = Path(__file__).parent
 
+#: Languages written right to left; the pages get this list from ``GET /api/i18n`` and the widget a ``dir``.
+RTL_LANGUAGES: tuple[str, ...] = ("ar", "he", "fa", "ur")
+
+
+def text_direction(lang: str | None) -> str:
+    """``"rtl"`` or ``"ltr"`` for a language code or locale (``"ar-EG"`` -> ``"rtl"``)."""
+    base = (lang or "").split("-")[0].split("_")[0].lower()
+    return "rtl" if base in RTL_LANGUAGES else "ltr"
+
 
 @cache
 def catalogue(name: str) -> dict[str, dict[str, str]]:

@@ -3,8 +3,6 @@
 (() => {
   "use strict";
   const { $, h, clear, langName, toast, errBody, errCode, errText } = Borderless;
-  const FALLBACK_LOCALES = ["en", "es", "fr", "de", "pt", "it", "nl", "zh", "ja", "ko", "ru", "ar", "lv", "pl", "tr"];
-  const RTL = ["ar", "he", "fa", "ur"];
   const STATUS_LABEL = { draft: "Draft", published: "Published", changed: "Unpublished changes" };
   const CELL_LABEL = {
     ok: "complete", missing: "missing", no_answer: "no answer yet", no_questions: "no questions",
@@ -16,7 +14,8 @@
     return isNaN(d) ? "" : d.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
   };
 
-  let locales = FALLBACK_LOCALES.slice();
+  let locales = [];          // from GET /api/i18n (then the completeness grid): one list for every page
+  let rtl = [];              // right-to-left languages, from GET /api/i18n
   let current = null;        // {id, version, status, base: {topic, locales}} of the entry in the form; null: new
   let activeLocale = null;
   let statusTimer = null, searchTimer = null;
@@ -141,7 +140,7 @@
 
       const panel = h("div", "locale-panel"); panel.dataset.locale = loc; panel.id = "panel-" + loc;
       panel.hidden = loc !== activeLocale;
-      const dir = RTL.includes(loc.split("-")[0]) ? "rtl" : "auto";
+      const dir = rtl.includes(loc.split("-")[0]) ? "rtl" : "auto";
       const aLabel = h("label", "lbl", `Answer (${langName(loc)})`); aLabel.htmlFor = "answer-" + loc;
       const answer = h("textarea", "answer"); answer.id = "answer-" + loc; answer.rows = 5; answer.maxLength = 4000;
       answer.lang = loc; answer.dir = dir; answer.value = locs[loc].answer || "";
@@ -548,9 +547,11 @@
   // ---------------------------------------------------------------- start
   async function start() {
     try {
+      const lists = await api("GET", "/api/i18n");
+      if (lists.ok) { locales = lists.data.locales; rtl = lists.data.rtl; }
       const r = await api("GET", "/api/editor/completeness");
       if (r.ok && r.data.locales) locales = r.data.locales;
-    } catch (e) { /* keep the fallback list */ }
+    } catch (e) { /* keep what arrived */ }
     fillTestLocales();
     loadList();
     loadStatus();

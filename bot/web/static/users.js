@@ -1,5 +1,6 @@
-/* Borderless users page (admins): list accounts, deactivate/reactivate them, change role, languages and name.
- * API: GET /api/users, PATCH /api/users/{id} {active?, role?, languages?, name?} (OpenAPI at /docs). */
+/* Borderless users page (admins): list accounts, deactivate/reactivate them, change role, languages and name;
+ * see the translation pairs. API: GET /api/users, PATCH /api/users/{id} {active?, role?, languages?, name?},
+ * GET /api/translation/pairs, POST /api/translation/refresh (OpenAPI at /docs). */
 (() => {
   "use strict";
   const { $, h, clear, toast, api, errText } = Borderless;
@@ -47,10 +48,25 @@
     load();
   }
 
+  // Translation pairs (issue 11): what the console can translate, and a re-read after installing models.
+  async function loadPairs(method) {
+    const r = await api(method, method === "POST" ? "/api/translation/refresh" : "/api/translation/pairs");
+    if (!r.ok) { toast("Could not load translation pairs: " + errText(r), "err"); return; }
+    const body = $("pairs-body"); clear(body);
+    r.data.pairs.forEach((p) => {
+      const tr = h("tr");
+      [p.source.toUpperCase(), p.target.toUpperCase(), p.engine, p.via ? p.via.toUpperCase() : "direct"]
+        .forEach((x) => tr.append(h("td", null, x)));
+      body.append(tr);
+    });
+    $("pairs-empty").hidden = r.data.pairs.length > 0;
+  }
+
   $("users-refresh").addEventListener("click", load);
+  $("pairs-refresh").addEventListener("click", () => loadPairs("POST"));
   Borderless.start({
     title: "Users", intro: "Sign in as an admin to manage accounts.", roles: ["admin"],
     roleError: "Only admins can manage users.",
-    onStart: (auth) => { me = auth; load(); }, onLogout: () => { me = null; },
+    onStart: (auth) => { me = auth; load(); loadPairs("GET"); }, onLogout: () => { me = null; },
   });
 })();
