@@ -13,6 +13,8 @@ import re
 import pytest
 from browser_support import NEEDS_CHROMIUM, REPO, Dialogs, W, browser_fixture, new_page, open_widget
 
+from bot.i18n import text_direction
+
 pytestmark = NEEDS_CHROMIUM
 browser = browser_fixture()
 
@@ -95,6 +97,7 @@ def welcome(conv: str = "c1", token: str = "tok", state: str = "bot", lang: str 
         "token": token,
         "state": state,
         "lang": lang,
+        "dir": text_direction(lang),  # the server's welcome carries it (docs/protocol.md); the widget follows it
         "agent_name": None,
         "reason": None,
         "ui": ui(lang),
