@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -60,15 +61,20 @@ PAGES = {"/console": "console.html", "/demo": "demo.html", "/reports": "reports.
 LISTENERS: tuple[str, ...] = ("bot.editor.listeners", "bot.reports.listeners", "bot.audit.listeners")
 
 
+def present_modules(names: tuple[str, ...]) -> Iterator[ModuleType]:
+    """The modules of ``names`` that exist: an optional domain left out of a build is skipped, while an import
+    error inside a present one still fails loudly."""
+    for name in names:
+        try:
+            yield importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if not (exc.name and name.startswith(exc.name)):
+                raise
+
+
 def register_listeners(db: Database) -> None:
     """Subscribe every present domain's listeners to the database's event bus (app start)."""
-    for name in LISTENERS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and name.startswith(exc.name):
-                continue
-            raise
+    for module in present_modules(LISTENERS):
         module.register(db.events, db)
 
 KB_CHANNEL = "kb"  # knowledge-base revision pushes between server processes
@@ -204,13 +210,7 @@ def create_app(
     app.include_router(queue_router)
     app.include_router(conversations_router)
     app.include_router(ws_router)
-    for name in OPTIONAL_ROUTERS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and name.startswith(exc.name):
-                continue
-            raise
+    for module in present_modules(OPTIONAL_ROUTERS):
         app.include_router(module.router)
         if hasattr(module, "editor_router"):
             app.include_router(module.editor_router)
