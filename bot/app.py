@@ -90,7 +90,7 @@ async def _follow_knowledge(app: FastAPI) -> None:
     try:
         while True:
             await sub.get()  # a change, or a resync after a relay outage: either way compare with the database
-            engine = getattr(runtime.engine, "_engine", None)
+            engine = getattr(runtime.engine_provider, "_engine", None)
             if engine is not None:
                 try:
                     changed = await run_in_threadpool(sync_engine, engine, runtime.db)
@@ -193,7 +193,7 @@ def create_app(
     app.state.settings = settings
     app.state.db = db
     app.state.bus = bus
-    app.state.engine = provider
+    app.state.engine_provider = provider
     app.state.chat = runtime
     app.state.metrics = metrics
     app.state.announce_kb = None

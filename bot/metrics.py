@@ -49,7 +49,7 @@ class _StateCollector(Collector):
         status = GaugeMetricFamily("borderless_engine_status", "1 for the answer engine's current status.",
                                    labels=["status"])
         for name in ("ready", "loading", "idle", "failed"):
-            status.add_metric([name], 1 if runtime.engine.status == name else 0)
+            status.add_metric([name], 1 if runtime.engine_provider.status == name else 0)
         yield status
         queue, revision = self._from_database()
         if queue is not None:
@@ -81,7 +81,7 @@ class _StateCollector(Collector):
             return None, None
 
     def _applied_revision(self) -> int | None:
-        engine = getattr(self.runtime.engine, "_engine", None)
+        engine = getattr(self.runtime.engine_provider, "_engine", None)
         if engine is None:
             return None
         from bot.editor.live import applied_revision

@@ -33,19 +33,19 @@ log = logging.getLogger(__name__)
 class ChatRuntime:
     """Owns the services, the relay and the bot's background turns for one app."""
 
-    def __init__(self, settings: Settings, db: Database, bus: PubSub, engine: EngineProvider,
+    def __init__(self, settings: Settings, db: Database, bus: PubSub, engine_provider: EngineProvider,
                  handoff: HandoffQueue | Any, translator: TranslationService, translation: ChatTranslation,
                  redact: Callable[[str], str] | None = None) -> None:
         self.settings = settings
         self.db = db
         self.bus = bus
-        self.engine = engine
+        self.engine_provider = engine_provider
         self.translator = translator
         self.translation = translation
         #: The handoff domain's service (``bot.handoff.service.HandoffService``).
         self.handoff = handoff
         self.chat = ChatService(db, settings, resolve_secret_key(settings), handoff, translation, redact)
-        self.popular = PopularQuestions(settings.widget_popular, settings.kb_path, engine.knowledge)
+        self.popular = PopularQuestions(settings.widget_popular, settings.kb_path, engine_provider.knowledge)
         self.limits = SocketLimits(settings)
         self._locks: dict[str, list[Any]] = {}  # id -> [lock, users]
         self._tasks: set[asyncio.Task[None]] = set()
@@ -109,11 +109,11 @@ class ChatRuntime:
             return None
         await self.publish_frame(conversation_id, {"type": "typing", "role": "bot"})
         try:
-            decision: Decision = await self.engine.respond(text, context)
+            decision: Decision = await self.engine_provider.respond(text, context)
         except Exception:
             log.exception("answer engine failed for conversation %s", conversation_id)
             decision = fallback_decision(context.lang or context.locale_hint or self.settings.default_locale)
-        topic = self.engine.topic_for(decision)
+        topic = self.engine_provider.topic_for(decision)
         outbox = await run_in_threadpool(self.chat.record_decision, conversation_id, message_id, decision, topic)
         await self.publish(outbox)
         return decision

@@ -63,7 +63,7 @@ async def get_live(request: Request) -> KnowledgeLive:
     """The app's :class:`KnowledgeLive`, seeded, attached to the chat's engine once that is built."""
     live = KnowledgeLive.of(request.app)
     await run_in_threadpool(live.ensure_seeded)
-    provider = request.app.state.engine
+    provider = request.app.state.engine_provider
     if live.engine is None and provider.status == "ready":
         live.attach(await provider.get())
         await run_in_threadpool(live.sync)
@@ -73,7 +73,7 @@ async def get_live(request: Request) -> KnowledgeLive:
 async def get_engine(request: Request, live: Annotated[KnowledgeLive, Depends(get_live)]) -> Any:
     """The live answer engine (waits for it to be built); 503 if it cannot answer previews."""
     try:
-        engine = await request.app.state.engine.get()
+        engine = await request.app.state.engine_provider.get()
     except Exception as exc:
         raise HTTPException(503, detail={"code": "engine_unavailable", "message": str(exc)}) from None
     if not supports_live(engine):
@@ -324,8 +324,8 @@ async def missed_groups(
 ) -> list[dict[str, Any]]:
     """Missed questions grouped by meaning across languages: counts, languages, examples, agents' answers."""
     engine = live.engine
-    if engine is None and request.app.state.engine.status == "ready":
-        engine = await request.app.state.engine.get()
+    if engine is None and request.app.state.engine_provider.status == "ready":
+        engine = await request.app.state.engine_provider.get()
     embed = engine.embedder.embed_passages if engine is not None and supports_live(engine) else None
 
     def nearest(vector: Any) -> tuple[str, float] | None:
