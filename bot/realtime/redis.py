@@ -75,6 +75,8 @@ class RedisPubSub:
         self._closing = False
         self.outages = 0
         self._warned = False
+        #: Something was published while the link was down, so the other processes missed it.
+        self._unrelayed = False
 
     # ------------------------------------------------------------------ state
     @property
@@ -116,6 +118,7 @@ class RedisPubSub:
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         await self._local.publish(channel, message)
         if not self._healthy.is_set():
+            self._unrelayed = True
             self._ensure_reader()
             return  # other processes poll the database meanwhile
         data = json.dumps({"n": self.node, "m": message}, separators=(",", ":"))
@@ -179,8 +182,12 @@ class RedisPubSub:
                     self._warned = False
                     await self._resync_local()  # what was published while we were away or subscribing
                     # What this process committed while cut off was never published: the others catch up too.
-                    await self._redis.publish(self.prefix + NODES_CHANNEL,
-                                              json.dumps({"n": self.node, "m": {"back": True}}))
+                    # Only then: a plain first connect would make every other process's sockets re-read the
+                    # database at each deploy for nothing.
+                    if self.outages or self._unrelayed:
+                        self._unrelayed = False
+                        await self._redis.publish(self.prefix + NODES_CHANNEL,
+                                                  json.dumps({"n": self.node, "m": {"back": True}}))
                 delay = RECONNECT_MIN_SECONDS
                 await self._listen(pubsub)
             except asyncio.CancelledError:
