@@ -7,10 +7,8 @@ import io
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from bot.knowledge.files import neutralize_cell
 from bot.reports.service import CSV_HEADER
-
-#: A cell starting with one of these is a formula to Excel, LibreOffice and Sheets (OWASP "CSV injection").
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def cell(value: Any) -> str:
@@ -19,10 +17,7 @@ def cell(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    text = str(value)
-    if isinstance(value, str) and text.startswith(FORMULA_STARTS):
-        return "'" + text
-    return text
+    return neutralize_cell(value) if isinstance(value, str) else str(value)
 
 
 def stream_csv(rows: Iterable[dict[str, Any]], chunk_rows: int = 500) -> Iterator[str]:
