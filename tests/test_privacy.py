@@ -262,3 +262,26 @@ def test_server_job_applies_retention(tmp_path: Path) -> None:
         assert session.get(Conversation, old) is None and session.get(Conversation, new) is not None
     assert purge(app.state.db, RetentionPolicy(0, 7), "test")["deleted"] == 0  # nothing left: re-runnable
     app.state.db.dispose()
+
+
+def test_cli_created_user_is_audited(tmp_path: Path) -> None:
+    """An account added with ``borderless create-user`` is in the audit log like one an admin adds in the UI."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "BORDERLESS_NEW_PASSWORD": "violet-harbour-quietly-47"}
+    done = subprocess.run([sys.executable, "-m", "bot.cli", "create-user", "--data-dir", str(tmp_path),
+                           "lena", "--role", "agent", "--languages", "de,en"],
+                          env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    app = make_app(tmp_path, demo=True)
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as client:
+        headers = {"Authorization": "Bearer " + client.post(
+            "/api/auth/login", json={"username": "lena", "password": "violet-harbour-quietly-47"}).json()["token"]}
+        assert client.get("/api/audit", headers=headers).status_code == 403  # an agent cannot read it
+    with app.state.db.read() as session:
+        from bot.audit.service import entries
+
+        created = entries(session, action="user_created")
+    assert [(e["actor"], e["subject"], e["detail"]["role"], e["detail"]["languages"]) for e in created] == [
+        ("cli", "user:lena", "agent", ["de", "en"])]
+    app.state.db.dispose()

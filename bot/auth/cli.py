@@ -51,18 +51,26 @@ def _read_password(args: argparse.Namespace) -> str:
 
 def create_user_command(args: argparse.Namespace) -> int:
     """Migrate the database if needed, then add the account; exit 1 with a message on bad input."""
+    from bot.audit.listeners import register as audit_changes
     from bot.auth.service import AuthError, create_user
     from bot.db import migrate
     from bot.db.session import Database
+    from bot.db.types import utcnow
+    from bot.events import Audited, emit
 
     settings = Settings(**({"data_dir": Path(args.data_dir).resolve()} if args.data_dir else {}))
     password = _read_password(args)
     db = Database.from_settings(settings)
+    audit_changes(db.events, db)  # the same audit log entry as an admin creating the account in the UI
     try:
         migrate.upgrade(db.engine)
         with db.session() as session:
             user = create_user(session, args.username, password, role=args.role, languages=args.languages,
                                name=args.name, min_score=settings.password_min_score)
+            emit(session, Audited(at=utcnow(), username="cli", user_id=None, action="user_created",
+                                  subject=f"user:{user.username}",
+                                  detail={"role": user.role, "languages": user.language_list,
+                                          "os_user": _os_user()}))
             summary = f"created {user.role} {user.username!r} (languages: {user.languages or 'all'})"
     except AuthError as exc:
         sys.stderr.write(f"error: {exc}\n")
@@ -71,6 +79,14 @@ def create_user_command(args: argparse.Namespace) -> int:
         db.dispose()
     sys.stdout.write(summary + "\n")
     return 0
+
+
+def _os_user() -> str | None:
+    """Who ran the command on the server, for the audit log (actor "cli", like ``borderless purge``)."""
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment (e.g. a container user without a passwd entry)
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
