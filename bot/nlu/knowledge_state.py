@@ -32,6 +32,7 @@ from bot.nlu.embedders import CachedEmbedder
 from bot.nlu.index import VectorIndex
 from bot.nlu.intents import FAQ_INTENT, FAQ_PREFIX, MAX_ENTRY_CLASSES, LogisticIntentClassifier, training_fingerprint
 from bot.nlu.policy import SMALL_TALK_INTENTS
+from bot.nlu.spelling import CommonWords, SpellingRepair, words_of
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ class KnowledgeState:
     classifier_fresh: bool = True
     #: Whether vectors (index, classifier, queries) are language-centred: a one-language FAQ (bot/nlu/centering.py).
     centred: bool = False
+    #: Repairs the shopper's unknown words onto this knowledge's vocabulary (bot/nlu/spelling.py); None: off.
+    spelling: SpellingRepair | None = None
 
 
 class LiveKnowledge:
@@ -75,6 +78,7 @@ class LiveKnowledge:
         self.intent_examples = intent_examples
         self.centering: LanguageCentering | None = None  # estimated on the first one-language build
         self._small_talk: dict[bool, np.ndarray] = {}  # built on first use (see small_talk_similarity)
+        self._intent_spelling: SpellingRepair | None = None  # the intent examples' words; built on first use
         self._swap_lock = threading.Lock()
         self._rebuild_lock = threading.Lock()  # one full rebuild at a time
         self._train_lock = threading.Lock()  # one classifier training (and artifact write) at a time
@@ -100,13 +104,14 @@ class LiveKnowledge:
         index = VectorIndex(self.embedder.dim)
         index.add(variants, vectors)
         classifier = self._train_classifier(variants, vectors, centred)
+        spelling = self._spelling().extend(v.question for v in variants) if self.settings.spelling_repair else None
         log.info(
             "knowledge state built: %d entries, %d variants in %.2fs",
             len(kb.published()),
             len(variants),
             time.perf_counter() - started,
         )
-        return KnowledgeState(kb, index, classifier, centred=centred)
+        return KnowledgeState(kb, index, classifier, centred=centred, spelling=spelling)
 
     def swap(self, kb: KnowledgeBase, build: Callable[[KnowledgeBase], KnowledgeState] | None = None) -> None:
         """Rebuild aside with ``build`` (default ``self.build``), then switch atomically (a reference assignment).
@@ -170,6 +175,7 @@ class LiveKnowledge:
         entries = dict(base.kb.entries)
         index = base.index.copy()
         inserted = False
+        new_texts: list[str] = []
         for faq_id, entry in changes.items():
             if entry is None:
                 entries.pop(faq_id, None)
@@ -177,6 +183,7 @@ class LiveKnowledge:
                 inserted = inserted or faq_id not in entries
                 entries[faq_id] = entry
             variants = self._entry_variants(entry)
+            new_texts.extend(v.question for v in variants)
             if variants:
                 index.replace_entry(faq_id, variants, self._variant_vectors(variants, base.centred))
             else:
@@ -185,7 +192,11 @@ class LiveKnowledge:
             entries = dict(sorted(entries.items()))
         kb = KnowledgeBase(entries=entries, default_locale=base.kb.default_locale)
         # Centring stays as the last full build chose it (the next swap re-decides), so vectors stay comparable.
-        return KnowledgeState(kb, index, base.classifier, classifier_fresh=False, centred=base.centred)
+        # The vocabulary only grows until the next full build: a removed entry's words are harmless to keep.
+        spelling = base.spelling.extend(new_texts) if base.spelling is not None else None
+        return KnowledgeState(
+            kb, index, base.classifier, classifier_fresh=False, centred=base.centred, spelling=spelling
+        )
 
     def status(self) -> dict[str, object]:
         """Size and freshness of the live state, for status pages and tests."""
@@ -235,6 +246,14 @@ class LiveKnowledge:
             vectors = self.embedder.embed_passages(texts) if texts else np.zeros((1, self.embedder.dim), np.float32)
             self._small_talk[centred] = self.centre(vectors, langs, centred) if texts else vectors
         return float((self._small_talk[centred] @ query).max())
+
+    def _spelling(self) -> SpellingRepair:
+        """The intent examples' vocabulary, all locales (built once: it does not depend on the FAQ)."""
+        if self._intent_spelling is None:
+            texts = (e for by_locale in self.intent_examples.values() for ex in by_locale.values() for e in ex)
+            langs = {lang for by_locale in self.intent_examples.values() for lang in by_locale}
+            self._intent_spelling = SpellingRepair(words_of(texts), CommonWords(langs))
+        return self._intent_spelling
 
     def signature(self, centred: bool) -> str:
         """What the vectors depend on besides the texts: model, normalisation, centring (for the fingerprint)."""

@@ -145,8 +145,9 @@ class AnswerEngine:
         default = context.locale_hint.split("-")[0].lower() if context.locale_hint else state.kb.default_locale
         lang = resolve_language(self.langid, text, context, default).lang
 
-        parts = split_sentences(text) if self.settings.split_sentences else []
-        vectors = self.embedder.embed_queries([text, *parts])  # one call: the sentences ride along
+        read = state.spelling.repair(text) if state.spelling is not None else text  # "envio" -> "envío"
+        parts = split_sentences(read) if self.settings.split_sentences else []
+        vectors = self.embedder.embed_queries([read, *parts])  # one call: the sentences ride along
         vectors = self.knowledge.centre(vectors, [lang] * len(vectors), state.centred)
         query = vectors[0]
         intent = state.classifier.predict(query)[0]
