@@ -55,6 +55,8 @@ class KnowledgeState:
     classifier_fresh: bool = True
     #: Whether vectors (index, classifier, queries) are language-centred: a one-language FAQ (bot/nlu/centering.py).
     centred: bool = False
+    #: The FAQ's one language when it has exactly one (None for a multilingual FAQ): queries may be translated to it.
+    language: str | None = None
 
 
 class LiveKnowledge:
@@ -91,7 +93,9 @@ class LiveKnowledge:
         """Embed, index and train for ``kb`` without touching the live state."""
         started = time.perf_counter()
         variants = list(kb.variants())
-        centred = self.settings.language_centering > 0 and len({v.locale for v in variants}) == 1
+        languages = {v.locale for v in variants}
+        language = next(iter(languages)) if len(languages) == 1 else None
+        centred = self.settings.language_centering > 0 and language is not None
         if centred and self.centering is None:  # idempotent: a racing second estimate computes the same means
             self.centering = LanguageCentering.estimate(
                 self.embedder.embed_passages, self.intent_examples, self.settings.language_centering
@@ -106,7 +110,7 @@ class LiveKnowledge:
             len(variants),
             time.perf_counter() - started,
         )
-        return KnowledgeState(kb, index, classifier, centred=centred)
+        return KnowledgeState(kb, index, classifier, centred=centred, language=language)
 
     def swap(self, kb: KnowledgeBase, build: Callable[[KnowledgeBase], KnowledgeState] | None = None) -> None:
         """Rebuild aside with ``build`` (default ``self.build``), then switch atomically (a reference assignment).
@@ -185,7 +189,9 @@ class LiveKnowledge:
             entries = dict(sorted(entries.items()))
         kb = KnowledgeBase(entries=entries, default_locale=base.kb.default_locale)
         # Centring stays as the last full build chose it (the next swap re-decides), so vectors stay comparable.
-        return KnowledgeState(kb, index, base.classifier, classifier_fresh=False, centred=base.centred)
+        return KnowledgeState(
+            kb, index, base.classifier, classifier_fresh=False, centred=base.centred, language=base.language
+        )
 
     def status(self) -> dict[str, object]:
         """Size and freshness of the live state, for status pages and tests."""
