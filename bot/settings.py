@@ -60,7 +60,7 @@ class Settings(BaseSettings):
         "instead of handed off (above 1 = always hand off complaints).",
     )
     language_centering: float = Field(
-        1.0, description="For a one-language FAQ, subtract this share of each language's mean embedding so questions "
+        0.75, description="For a one-language FAQ, subtract this share of each language's mean embedding so questions "
         "in other languages find its entries (language-neutral vectors; 0 = off). Chosen on dev: it helps one-language "
         "stores and hurts handoffs on multilingual ones, so it applies only to the former.",
     )
