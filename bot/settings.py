@@ -64,9 +64,16 @@ class Settings(BaseSettings):
         "instead of handed off (above 1 = always hand off complaints).",
     )
     language_centering: float = Field(
-        1.0, description="For a one-language FAQ, subtract this share of each language's mean embedding so questions "
+        0.75, description="For a one-language FAQ, subtract this share of each language's mean embedding so questions "
         "in other languages find its entries (language-neutral vectors; 0 = off). Chosen on dev: it helps one-language "
         "stores and hurts handoffs on multilingual ones, so it applies only to the former.",
+    )
+    query_translation: bool = Field(
+        True, description="For a one-language FAQ, also read a question in another language machine-translated into "
+        "the FAQ's language, where the translator covers the pair (measured on dev: docs/benchmarks.md).",
+    )
+    query_translation_budget: float = Field(
+        0.5, description="Seconds a question's translation may take before the engine answers from the original.",
     )
     multilingual_intents: bool = Field(
         False, description="Train the intent classifier on every language's examples, not only the FAQ's languages.",

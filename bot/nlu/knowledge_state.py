@@ -58,6 +58,8 @@ class KnowledgeState:
     centred: bool = False
     #: Repairs the shopper's unknown words onto this knowledge's vocabulary (bot/nlu/spelling.py); None: off.
     spelling: SpellingRepair | None = None
+    #: The FAQ's one language when it has exactly one (None for a multilingual FAQ): queries may be translated to it.
+    language: str | None = None
 
 
 class LiveKnowledge:
@@ -95,7 +97,9 @@ class LiveKnowledge:
         """Embed, index and train for ``kb`` without touching the live state."""
         started = time.perf_counter()
         variants = list(kb.variants())
-        centred = self.settings.language_centering > 0 and len({v.locale for v in variants}) == 1
+        languages = {v.locale for v in variants}
+        language = next(iter(languages)) if len(languages) == 1 else None
+        centred = self.settings.language_centering > 0 and language is not None
         if centred and self.centering is None:  # idempotent: a racing second estimate computes the same means
             self.centering = LanguageCentering.estimate(
                 self.embedder.embed_passages, self.intent_examples, self.settings.language_centering
@@ -111,7 +115,7 @@ class LiveKnowledge:
             len(variants),
             time.perf_counter() - started,
         )
-        return KnowledgeState(kb, index, classifier, centred=centred, spelling=spelling)
+        return KnowledgeState(kb, index, classifier, centred=centred, spelling=spelling, language=language)
 
     def swap(self, kb: KnowledgeBase, build: Callable[[KnowledgeBase], KnowledgeState] | None = None) -> None:
         """Rebuild aside with ``build`` (default ``self.build``), then switch atomically (a reference assignment).
@@ -195,7 +199,8 @@ class LiveKnowledge:
         # The vocabulary only grows until the next full build: a removed entry's words are harmless to keep.
         spelling = base.spelling.extend(new_texts) if base.spelling is not None else None
         return KnowledgeState(
-            kb, index, base.classifier, classifier_fresh=False, centred=base.centred, spelling=spelling
+            kb, index, base.classifier, classifier_fresh=False, centred=base.centred, spelling=spelling,
+            language=base.language,
         )
 
     def status(self) -> dict[str, object]:

@@ -13,6 +13,8 @@ import importlib
 import logging
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from bot.nlu.base import Registry, Translator
@@ -20,6 +22,20 @@ from bot.nlu.base import Registry, Translator
 log = logging.getLogger(__name__)
 
 TRANSLATORS = Registry("translator")
+#: Question translations run here so a slow one can be abandoned after its budget (the thread finishes on its own).
+_QUERY_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="query-translate")
+
+
+def translate_within(translator: Translator, text: str, source: str, target: str, budget: float) -> str | None:
+    """``text`` translated, or None when the translator fails or takes longer than ``budget`` seconds."""
+    future = _QUERY_POOL.submit(translator.translate, text, source, target)
+    try:
+        return future.result(timeout=budget) or None
+    except FutureTimeout:
+        log.info("question translation %s->%s took over %.2fs; answering from the original", source, target, budget)
+    except Exception as exc:
+        log.warning("question translation %s->%s failed: %s", source, target, exc)
+    return None
 
 
 @TRANSLATORS.register("none")
