@@ -90,6 +90,20 @@ def test_a_portuguese_question_is_also_read_in_english(solo, text, faq_id):
     assert plain.confidence < d.confidence
 
 
+def test_a_translator_that_cannot_list_its_pairs_does_not_stop_answers(solo):
+    class Down:
+        name = "down"
+
+        def can_translate(self, source: str, target: str) -> bool:
+            raise RuntimeError("LibreTranslate unreachable")
+
+    engine = copy.copy(solo)
+    engine.translator = Down()
+    d = engine.respond("¿Cuánto tarda el reembolso?", ConversationContext(locale_hint="es"))
+    plain = solo.respond("¿Cuánto tarda el reembolso?", ConversationContext(locale_hint="es"))
+    assert (d.action, d.faq_id) == (plain.action, plain.faq_id)
+
+
 def test_a_slow_translation_is_abandoned():
     class Slow:
         def translate(self, text: str, source: str, target: str) -> str:

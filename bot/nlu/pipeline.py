@@ -180,7 +180,12 @@ class AnswerEngine:
         target = state.language
         if not self.settings.query_translation or target in (None, lang):
             return []
-        if not self.translator.can_translate(lang, target):
+        try:
+            covered = self.translator.can_translate(lang, target)
+        except Exception as exc:  # e.g. a LibreTranslate server down: answer from the question as typed
+            log.warning("translator cannot list pairs: %s", exc)
+            return []
+        if not covered:
             return []
         translated = translate_within(self.translator, text, lang, target, self.settings.query_translation_budget)
         return [translated] if translated else []
@@ -276,11 +281,11 @@ class AnswerEngine:
             return own, lang
         source = kb.default_locale if kb.default_locale in entry.locales else next(iter(entry.locales))
         base = entry.locales[source].answer
-        if self.translator.can_translate(source, lang):
-            try:
+        try:  # listing pairs can fail too (a LibreTranslate server down): then the note and the default language
+            if self.translator.can_translate(source, lang):
                 return f"{self.translator.translate(base, source, lang)} {self._say('translated_note', lang)}", lang
-            except Exception as exc:
-                log.warning("translation %s->%s failed: %s", source, lang, exc)
+        except Exception as exc:
+            log.warning("translation %s->%s failed: %s", source, lang, exc)
         return f"{self._say('fallback_note', lang)}\n{base}", source
 
     @staticmethod
