@@ -9,9 +9,8 @@ import ctypes.util
 import importlib
 import logging
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from starlette.concurrency import run_in_threadpool
 
@@ -21,7 +20,6 @@ from bot.nlu.base import ConversationContext, Decision, LiveEngine
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 #: Kernel name of the engine's threads (``/proc/<pid>/task/*/comm``). A thread inherits it when created, so the
 #: model's OpenMP workers started by an engine thread carry it too: bench/cpu_per_reply.py splits a process's
@@ -120,12 +118,6 @@ class EngineProvider:
         engine = await self.get()
         async with self._slots:
             return await asyncio.get_running_loop().run_in_executor(self._executor, engine.respond, text, context)
-
-    async def run(self, work: Callable[[Responder], T]) -> T:
-        """``work(engine)`` on an engine thread: a bot turn reads its context and answers in one thread hop."""
-        engine = await self.get()
-        async with self._slots:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, work, engine)
 
     def close(self) -> None:
         """Stop the engine's threads (server shutdown)."""

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.auth.presence import AgentPresence
 from bot.auth.service import resolve_secret_key
-from bot.conversations.engine import EngineProvider, Responder, fallback_decision
+from bot.conversations.engine import EngineProvider, fallback_decision
 from bot.conversations.errors import NotFound
 from bot.conversations.events import Outbox, conversation_channel
 from bot.conversations.handoff_port import HandoffQueue
@@ -20,7 +20,7 @@ from bot.conversations.ratelimit import SocketLimits
 from bot.conversations.service import ChatService
 from bot.conversations.welcome import PopularQuestions
 from bot.db.session import Database
-from bot.nlu.base import ConversationContext, Decision
+from bot.nlu.base import Decision
 from bot.realtime.pubsub import PubSub
 from bot.settings import Settings
 
@@ -103,35 +103,17 @@ class ChatRuntime:
                 self._locks.pop(conversation_id, None)
 
     async def _answer(self, conversation_id: str, message_id: str, text: str) -> Decision | None:
-        # The context read runs on the engine's thread, in the same hop as the answer: one hand-off per turn to
-        # that thread instead of a threadpool round trip before it (see docs/benchmarks.md, issue 9).
-        def context_and_answer(engine: Responder) -> tuple[str, ConversationContext, Decision | None]:
-            state, context = self.chat.bot_context(conversation_id)
-            if state != "bot":
-                return state, context, None
-            try:
-                return state, context, engine.respond(text, context)
-            except Exception:
-                log.exception("answer engine failed for conversation %s", conversation_id)
-                return state, context, None
-
-        # Typing first: the socket scheduled this turn because the conversation was with the bot; the state is
-        # checked again with the context.
-        await self.publish_frame(conversation_id, {"type": "typing", "role": "bot"})
         try:
-            state, context, decision = await self.engine_provider.run(context_and_answer)
+            state, context = await run_in_threadpool(self.chat.bot_context, conversation_id)
         except NotFound:
             return None
-        except Exception:  # the engine could not be built: a person answers
-            log.exception("answer engine unavailable for conversation %s", conversation_id)
-            try:
-                state, context = await run_in_threadpool(self.chat.bot_context, conversation_id)
-            except NotFound:
-                return None
-            decision = None
         if state != "bot":
             return None
-        if decision is None:
+        await self.publish_frame(conversation_id, {"type": "typing", "role": "bot"})
+        try:
+            decision: Decision = await self.engine_provider.respond(text, context)
+        except Exception:
+            log.exception("answer engine failed for conversation %s", conversation_id)
             decision = fallback_decision(context.lang or context.locale_hint or self.settings.default_locale)
         topic = self.engine_provider.topic_for(decision)
         outbox = await run_in_threadpool(self.chat.record_decision, conversation_id, message_id, decision, topic)
