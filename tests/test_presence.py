@@ -92,6 +92,24 @@ def test_heartbeats_in_redis_expire_and_the_database_takes_over_while_redis_is_a
     db.dispose()
 
 
+def test_an_api_call_beats_in_redis(tmp_path: Path, redis_server: RedisServer) -> None:
+    from bot.auth.deps import principal_for_token
+    from bot.auth.service import issue_token
+
+    db, handoff, presence, agent = _setup(tmp_path, redis_server.url)
+    with db.session() as session:
+        token = issue_token(session, session.get(User, agent), 1)  # a login marks the row present
+    _forget_in_database(db, agent)
+    assert principal_for_token(db, token, presence).id == agent
+    assert _last_seen(db, agent) is not None  # the row was stale: written too
+    _forget_in_database(db, agent)
+    assert _availability(db, handoff) == "online"  # the call's heartbeat, read from Redis
+    assert principal_for_token(db, token, presence) is not None
+    assert _last_seen(db, agent) is None  # written again only after half a window
+    presence.close()
+    db.dispose()
+
+
 def test_without_redis_presence_is_the_database(tmp_path: Path) -> None:
     db, handoff, presence, agent = _setup(tmp_path, None)
     assert not presence.shared and presence.online([agent]) is None

@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from bot.auth.presence import AgentPresence, heartbeat
+from bot.auth.presence import AgentPresence
 from bot.auth.service import Principal, is_stale, touch, user_for_token
 from bot.db.session import Database
 
@@ -26,7 +26,8 @@ def principal_for_token(db: Database, token: str | None, presence: AgentPresence
     """The principal a bearer token belongs to (REST and the agent websocket); None if unknown or expired.
 
     Presence: "online" for ``agent_presence_seconds`` after the last request: a Redis heartbeat at each call when
-    ``presence`` is shared, else the database row once it is 20 s old (bot/auth/presence.py).
+    ``presence`` is shared, and the database row once it is 20 s old (less often while Redis answers; see
+    bot/auth/presence.py).
     """
     if not token:
         return None
@@ -35,11 +36,14 @@ def principal_for_token(db: Database, token: str | None, presence: AgentPresence
         if user is None:
             return None
         principal, stale = Principal.of(user), is_stale(user)
-    if presence is not None and presence.shared:
-        heartbeat(db, presence, principal.id)
-    elif stale:
+    # With shared presence every call beats in Redis; the row is written only when it is stale too (a Redis
+    # failure does not turn every request and 2-second socket check into a database write).
+    needs_row = presence.beat(principal.id) if presence is not None and presence.shared else True
+    if needs_row and stale:
         with db.session() as session:
             touch(session, principal.id)
+        if presence is not None:
+            presence.db_written(principal.id)
     return principal
 
 
