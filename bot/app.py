@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot import __version__
 from bot.auth.deps import lookup_principal
+from bot.auth.presence import AgentPresence
 from bot.auth.routes import router as auth_router
 from bot.auth.service import bootstrap
 from bot.auth.throttle import LoginThrottle
@@ -139,8 +140,10 @@ def create_app(
     redactor = Redactor.from_settings(settings.redact_patterns, settings.redact_allow)
     install_log_redaction(redactor)
     translator = TranslationService.from_settings(settings)
-    runtime = ChatRuntime(settings, db, bus, provider, HandoffService(db, settings, translator), translator,
+    presence = AgentPresence.from_settings(settings)
+    runtime = ChatRuntime(settings, db, bus, provider, HandoffService(db, settings, translator, presence), translator,
                           ChatTranslation(translator, settings.default_locale), redactor.redact)
+    runtime.presence = presence
     register_listeners(db)
     metrics = runtime.metrics = ChatMetrics(runtime)
 
@@ -180,6 +183,9 @@ def create_app(
             provider.close()
             runtime.translator.close()
             await bus.close()
+            presence.close()
+            if runtime.limits.shared is not None:
+                await runtime.limits.shared.aclose()
             db.dispose()
 
     app = FastAPI(
@@ -195,6 +201,7 @@ def create_app(
     app.state.bus = bus
     app.state.engine_provider = provider
     app.state.chat = runtime
+    app.state.presence = presence
     app.state.metrics = metrics
     app.state.announce_kb = None
     app.state.login_throttle = LoginThrottle.from_settings(settings)

@@ -111,6 +111,11 @@ def serve_command(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     if settings.engine_threads > 0:  # before any OpenMP runtime (embedding model, faiss, torch) starts
         os.environ["OMP_NUM_THREADS"] = str(settings.engine_threads)
+    # OpenMP's default lets the model's idle threads spin between parallel regions: in a server they spin against
+    # the event loop and database threads for the same cores, and on a busy machine burn several times the
+    # model's own CPU (docs/benchmarks.md, issue 9). Sleeping threads cost a wake-up instead. An explicit
+    # OMP_WAIT_POLICY in the environment wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from bot.app import create_app
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -144,7 +144,9 @@ class Settings(BaseSettings):
                                          "sockets together (rate_limited).")
     address_rate_per_minute: int = Field(120, description="Shopper messages per client address per minute.")
     address_conversations_per_minute: int = Field(30, description="New conversations per client address per minute.")
-    address_max_sockets: int = Field(20, description="Open shopper sockets per client address (per process).")
+    address_max_sockets: int = Field(
+        20, description="Open shopper sockets per client address (across processes with BORDERLESS_REDIS_URL)."
+    )
     email_rate_per_minute: int = Field(5, description="email frames per conversation per minute.")
     pubsub_url: str = Field("memory://", description="Realtime relay: memory:// (one process); see docs/realtime.md.")
     widget_popular: str = Field(

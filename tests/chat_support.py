@@ -153,6 +153,75 @@ class LiveServer:
         self.thread.join(timeout=15)
 
 
+class ServeProcess:
+    """``python -m bot.serve`` on 127.0.0.1:<port> in its own process, with tests/ on its path (stand-in engines),
+    logging to ``<data_dir>/<log_name>``; ``env`` adds to this process's environment (None removes a variable).
+    Shared by the restart, multinode and load tests."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str | None], port: int | None = None,
+                 log_name: str = "server.log") -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.env = env
+        self.log_path = data_dir / log_name
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self, ready: Callable[[dict[str, Any]], bool] = lambda body: True, timeout: float = 60) -> None:
+        """Start and wait until ``/healthz`` answers 200 with a body ``ready`` accepts; raises with the log's tail."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in {**os.environ, **self.env}.items() if v is not None}
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(REPO / "tests"), os.environ.get("PYTHONPATH", "")])
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bot.serve", "--host", "127.0.0.1", "--port", str(self.port),
+                 "--data-dir", str(self.data_dir), "--log-level", "warning"],
+                env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_tail()}")
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                response = httpx.get(f"{self.http}/healthz", timeout=2)
+                if response.status_code == 200 and ready(response.json()):
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not come up in {timeout:.0f} s: {self.log_tail()}")
+
+    def log_tail(self, n: int = 4000) -> str:
+        return self.log_path.read_text(errors="replace")[-n:] if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown at all."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(10)
+            self.proc = None
+
+    def terminate(self, timeout: float = 30) -> int | None:
+        """SIGTERM, then SIGKILL after ``timeout``; the exit status (None if it was not running)."""
+        if self.proc is None:
+            return None
+        self.proc.terminate()
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc = None
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self.terminate(15)
+
+
 # ---------------------------------------------------------------------------------------------- clients
 class Shopper:
     """A websocket shopper speaking docs/protocol.md."""

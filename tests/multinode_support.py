@@ -25,7 +25,7 @@ for _p in (REPO, REPO / "tests"):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from chat_support import FakeEngine, free_port  # noqa: E402
+from chat_support import FakeEngine, ServeProcess, free_port  # noqa: E402
 
 from bot.knowledge.models import KnowledgeBase  # noqa: E402
 from bot.nlu.base import ConversationContext, Decision, KnowledgeSync  # noqa: E402
@@ -231,69 +231,19 @@ class Nginx:
         self.proc = None
 
 
-class Node:
+class Node(ServeProcess):
     """One ``python -m bot.serve`` process on 127.0.0.1:<port> with the given environment."""
 
     def __init__(self, name: str, workdir: Path, env: dict[str, str], port: int | None = None) -> None:
+        super().__init__(workdir / name, dict(env), port)
         self.name = name
-        self.port = port or free_port()
-        self.dir = workdir / name
-        self.env = env
-        self.proc: subprocess.Popen[bytes] | None = None
 
-    @property
-    def http(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    def start(self, wait_engine: bool = True) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **self.env,
-               "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests"), os.environ.get("PYTHONPATH", "")])}
-        log = open(self.dir / "server.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--data-dir", str(self.dir), "--log-level", "warning"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO))
-
-        def up() -> bool:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"node {self.name} exited: {self.log_tail()}")
-            body = httpx.get(f"{self.http}/healthz", timeout=2).json()
-            return body["status"] == "ok" and (not wait_engine or body["engine"] == "ready")
-
-        try:
-            _wait(up, 150, f"node {self.name}")  # a loaded 2-core CI machine can be slow to start two
+    def start(self, wait_engine: bool = True) -> None:  # type: ignore[override]
+        try:  # a loaded 2-core CI machine can be slow to start two
+            super().start(lambda body: body["status"] == "ok" and (not wait_engine or body["engine"] == "ready"),
+                          timeout=150)
         except RuntimeError as exc:
-            raise RuntimeError(f"{exc}\n{self.log_tail()}") from None
-
-    def log_tail(self, n: int = 4000) -> str:
-        path = self.dir / "server.log"
-        return path.read_text(errors="replace")[-n:] if path.exists() else ""
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(10)
-            self.proc = None
-
-    def terminate(self, timeout: float = 30) -> int | None:
-        if self.proc is None:
-            return None
-        self.proc.terminate()
-        try:
-            return self.proc.wait(timeout)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-            self.proc = None
-
-    def stop(self) -> None:
-        with contextlib.suppress(Exception):
-            self.terminate(15)
+            raise RuntimeError(f"node {self.name}: {exc}") from None
 
 
 def workdir() -> Path:

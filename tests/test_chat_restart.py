@@ -3,80 +3,25 @@ the conversation resumes, the queue survives. Runs on SQLite and on PostgreSQL."
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from chat_support import REPO, Shopper, auth, database_url_for, free_port, login
-
-HERE = Path(__file__).resolve().parent
+from chat_support import ServeProcess, Shopper, auth, database_url_for, login
 
 
-class ServerProcess:
+class ServerProcess(ServeProcess):
     """``python -m bot.serve`` in its own process, with the fake engine."""
 
     def __init__(self, data_dir: Path, database_url: str | None) -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(REPO), str(HERE), os.environ.get("PYTHONPATH", "")]),
+        super().__init__(data_dir, {
             "BORDERLESS_ENGINE_FACTORY": "chat_support:build_fake_engine",
             "BORDERLESS_ADMIN_PASSWORD": "admin-password",
             "BORDERLESS_STORE_KEYS": "demo",
-        }
-        self.env.pop("BORDERLESS_SECRET_KEY", None)  # the generated key must survive the restart too
-        if database_url:
-            self.env["BORDERLESS_DATABASE_URL"] = database_url
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def http(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.log = open(self.data_dir / f"server-{time.monotonic_ns()}.log", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--data-dir", str(self.data_dir), "--log-level", "warning"],
-            cwd=REPO, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {(self.data_dir / self.log.name).read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.http}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError("server did not come up")
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-        self.log.close()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        if not self.log.closed:
-            self.log.close()
+            "BORDERLESS_SECRET_KEY": None,  # the generated key must survive the restart too
+            "BORDERLESS_DATABASE_URL": database_url,
+        })
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

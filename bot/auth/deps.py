@@ -15,14 +15,20 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from bot.auth.presence import AgentPresence
 from bot.auth.service import Principal, is_stale, touch, user_for_token
 from bot.db.session import Database
 
 _bearer = HTTPBearer(auto_error=False, description="The token from POST /api/auth/login.")
 
 
-def principal_for_token(db: Database, token: str | None) -> Principal | None:
-    """The principal a bearer token belongs to (REST and the agent websocket); None if unknown or expired."""
+def principal_for_token(db: Database, token: str | None, presence: AgentPresence | None = None) -> Principal | None:
+    """The principal a bearer token belongs to (REST and the agent websocket); None if unknown or expired.
+
+    Presence: "online" for ``agent_presence_seconds`` after the last request: a Redis heartbeat at each call when
+    ``presence`` is shared, and the database row once it is 20 s old (less often while Redis answers; see
+    bot/auth/presence.py).
+    """
     if not token:
         return None
     with db.read() as session:
@@ -30,15 +36,20 @@ def principal_for_token(db: Database, token: str | None) -> Principal | None:
         if user is None:
             return None
         principal, stale = Principal.of(user), is_stale(user)
-    if stale:  # presence: "online" for agent_presence_seconds after the last request
+    # With shared presence every call beats in Redis; the row is written only when it is stale too (a Redis
+    # failure does not turn every request and 2-second socket check into a database write).
+    needs_row = presence.beat(principal.id) if presence is not None and presence.shared else True
+    if needs_row and stale:
         with db.session() as session:
             touch(session, principal.id)
+        if presence is not None:
+            presence.db_written(principal.id)
     return principal
 
 
 def lookup_principal(request: Request, token: str | None) -> Principal | None:
-    """:func:`principal_for_token` with the app's database."""
-    return principal_for_token(request.app.state.db, token)
+    """:func:`principal_for_token` with the app's database and presence."""
+    return principal_for_token(request.app.state.db, token, getattr(request.app.state, "presence", None))
 
 
 def current_user(

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
+import ctypes.util
 import importlib
 import logging
 import time
@@ -17,6 +20,17 @@ from bot.nlu.base import ConversationContext, Decision, LiveEngine
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+
+#: Kernel name of the engine's threads (``/proc/<pid>/task/*/comm``). A thread inherits it when created, so the
+#: model's OpenMP workers started by an engine thread carry it too: bench/cpu_per_reply.py splits a process's
+#: CPU into the model's share and the rest by this name.
+ENGINE_THREAD_NAME = b"bl-engine"
+
+
+def name_os_thread(name: bytes = ENGINE_THREAD_NAME) -> None:
+    """Set the calling thread's kernel name (Linux ``prctl(PR_SET_NAME)``); a no-op elsewhere."""
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True).prctl(15, ctypes.c_char_p(name[:15]), 0, 0, 0)
 
 
 class Responder(Protocol):
@@ -59,7 +73,8 @@ class EngineProvider:
         # The engine's own threads (OpenMP in the embedding model and faiss) keep one team per calling thread:
         # calling from whichever threadpool worker is free would grow a team per worker and wake cold ones.
         # Dedicated threads keep the one warm team the bare model has (measured: bench/cpu_per_reply.py).
-        self._executor = ThreadPoolExecutor(max(1, settings.engine_concurrency), thread_name_prefix="engine")
+        self._executor = ThreadPoolExecutor(max(1, settings.engine_concurrency), thread_name_prefix="engine",
+                                            initializer=name_os_thread)
         self._failed_at: float | None = None
         self.error: str | None = None
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 
+from bot.auth.presence import AgentPresence
 from bot.auth.service import resolve_secret_key
 from bot.conversations.engine import EngineProvider, fallback_decision
 from bot.conversations.errors import NotFound
@@ -52,6 +53,7 @@ class ChatRuntime:
         self.sockets: set[Any] = set()  # open websockets of this process (metrics, shutdown)
         self.closing = False  # SIGTERM received: /healthz says so, the balancer stops sending sockets here
         self.metrics: Any = None  # bot.metrics.ChatMetrics, set by the app
+        self.presence: AgentPresence | None = None  # agents' heartbeats (bot.auth.presence), set by the app
 
     @property
     def bus_degraded(self) -> bool:

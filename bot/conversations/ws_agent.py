@@ -17,7 +17,8 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.auth.deps import principal_for_token
 from bot.auth.models import AGENT_ROLES
-from bot.auth.service import Principal, touch
+from bot.auth.presence import heartbeat
+from bot.auth.service import Principal
 from bot.conversations.catchup import SeqTracker, held_messages, held_seqs
 from bot.conversations.events import AGENTS_CHANNEL
 from bot.conversations.runtime import ChatRuntime
@@ -128,7 +129,7 @@ class AgentSocket(FrameSocket):
     async def _presence(self) -> None:
         interval = max(1.0, self.settings.agent_presence_seconds / 3)
         while self.open:
-            await run_in_threadpool(_touch, self.runtime.db, self.principal.id)
+            await run_in_threadpool(heartbeat, self.runtime.db, self.runtime.presence, self.principal.id)
             await asyncio.sleep(interval)
 
     async def _watch_login(self) -> None:
@@ -137,7 +138,8 @@ class AgentSocket(FrameSocket):
         while self.open:
             await asyncio.sleep(interval)
             try:
-                now = await run_in_threadpool(principal_for_token, self.runtime.db, self._token)
+                now = await run_in_threadpool(principal_for_token, self.runtime.db, self._token,
+                                              self.runtime.presence)
             except Exception:  # database briefly unreachable: keep the socket, check again
                 log.warning("agent socket %s: login check failed", self.id, exc_info=True)
                 continue
@@ -167,8 +169,3 @@ class AgentSocket(FrameSocket):
 
     async def on_second_auth(self, _frame: Auth) -> None:
         await self.send(error_frame("bad_request", "already authenticated"))
-
-
-def _touch(db: Any, user_id: int) -> None:
-    with db.session() as session:
-        touch(session, user_id)

@@ -53,7 +53,7 @@ class ShopperSocket(FrameSocket):
 
     async def run(self) -> None:
         limits = self.runtime.limits
-        if not limits.open_socket(self.address):
+        if not await limits.open_socket(self.address):
             log.info("refused a shopper socket: %s already has %d open", self.address,
                         limits.open_sockets(self.address))
             await self.send(error_frame("rate_limited", "too many open chats from your address",
@@ -65,7 +65,7 @@ class ShopperSocket(FrameSocket):
             if isinstance(hello, Hello) and await self._attach(hello):
                 await self.serve_frames()
         finally:
-            limits.close_socket(self.address)
+            await limits.close_socket(self.address)
             await self.cleanup()
 
     async def _attach(self, hello: Hello) -> bool:

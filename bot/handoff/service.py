@@ -15,6 +15,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from bot.auth.models import User
+from bot.auth.presence import AgentPresence
 from bot.auth.service import Principal
 from bot.conversations.errors import Conflict, Forbidden
 from bot.conversations.events import Outbox, public_message, state_frame
@@ -95,8 +96,10 @@ def check_scope(conv: Conversation, user: Principal, translator: Covers | None =
 class HandoffService:
     """Queue operations over one database."""
 
-    def __init__(self, db: Database, settings: Settings, translator: Covers | None = None) -> None:
+    def __init__(self, db: Database, settings: Settings, translator: Covers | None = None,
+                 presence: AgentPresence | None = None) -> None:
         self.db = db
+        self.presence = presence
         self.settings = settings
         self.translator = translator
         self.hours = SupportHours.parse(settings.support_hours, settings.support_timezone)
@@ -121,10 +124,15 @@ class HandoffService:
         now = now or utcnow()
         if not self.hours.is_open(now):
             return OUTSIDE_HOURS
-        cutoff = now - timedelta(seconds=self.settings.agent_presence_seconds)
-        online = session.scalars(
-            select(User).where(User.role.in_(("agent", "admin")), User.active.is_(True), User.last_seen_at >= cutoff)
-        ).all()
+        agents = select(User).where(User.role.in_(("agent", "admin")), User.active.is_(True))
+        # Redis heartbeats when shared (bot/auth/presence.py); users.last_seen_at without Redis or while it fails.
+        live = None if self.presence is None else self.presence.online(
+            session.scalars(agents.with_only_columns(User.id)).all())
+        if live is None:
+            cutoff = now - timedelta(seconds=self.settings.agent_presence_seconds)
+            online = session.scalars(agents.where(User.last_seen_at >= cutoff)).all()
+        else:
+            online = session.scalars(agents.where(User.id.in_(live))).all() if live else []
         return ONLINE if any(serves(u, lang, self.translator) for u in online) else NO_AGENT
 
     def enqueue(self, session: Session, conv: Conversation, reason: str, topic: str | None, outbox: Outbox) -> None:
