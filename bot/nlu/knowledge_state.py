@@ -32,6 +32,7 @@ from bot.nlu.embedders import CachedEmbedder
 from bot.nlu.index import VectorIndex
 from bot.nlu.intents import FAQ_INTENT, FAQ_PREFIX, MAX_ENTRY_CLASSES, LogisticIntentClassifier, training_fingerprint
 from bot.nlu.policy import SMALL_TALK_INTENTS
+from bot.nlu.small_talk import SmallTalkLexicon
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class LiveKnowledge:
         self.intent_examples = intent_examples
         self.centering: LanguageCentering | None = None  # estimated on the first one-language build
         self._small_talk: dict[bool, np.ndarray] = {}  # built on first use (see small_talk_similarity)
+        self._small_talk_lexicon: SmallTalkLexicon | None = None
         self._swap_lock = threading.Lock()
         self._rebuild_lock = threading.Lock()  # one full rebuild at a time
         self._train_lock = threading.Lock()  # one classifier training (and artifact write) at a time
@@ -235,6 +237,15 @@ class LiveKnowledge:
             vectors = self.embedder.embed_passages(texts) if texts else np.zeros((1, self.embedder.dim), np.float32)
             self._small_talk[centred] = self.centre(vectors, langs, centred) if texts else vectors
         return float((self._small_talk[centred] @ query).max())
+
+    def small_talk_lexicon(self) -> SmallTalkLexicon:
+        """The greeting and thanks examples as phrases to find inside a message (bot/nlu/small_talk.py)."""
+        if self._small_talk_lexicon is None:
+            examples = self.intent_examples
+            self._small_talk_lexicon = SmallTalkLexicon(
+                e for intent in SMALL_TALK_INTENTS for per_lang in examples.get(intent, {}).values() for e in per_lang
+            )
+        return self._small_talk_lexicon
 
     def signature(self, centred: bool) -> str:
         """What the vectors depend on besides the texts: model, normalisation, centring (for the fingerprint)."""
