@@ -3,8 +3,9 @@
 For each labelled JSON-lines file and each option set it prints: right entry (an answer with the
 labelled entry, or one of ``accept`` where a line lists several), on topic (that, or a clarify
 offering only accepted entries), handoff recall (a decline counts for an out-of-scope line: it
-offers a person), wrong answers, small talk given to a topic message, clarify and decline rates,
-false handoffs (of the lines that did not want one). The engine is built once (``--set`` for
+offers a person), wrong answers, small talk given to a topic message, greetings and thanks that
+kept their small-talk reply, clarify and decline rates, false handoffs (of the lines that did not
+want one). The engine is built once (``--set`` for
 build-time settings, ``--kb-locale`` for a one-language store); ``--option`` switches policy and
 pipeline settings in place (``split_sentences``, ``close_ratio``, ``complaint_answer_threshold``...).
 Tune on dev files only.
@@ -38,6 +39,7 @@ def load(path: Path) -> list[dict]:
 
 def score(engine: AnswerEngine, rows: list[dict], errors: int) -> list[object]:
     faq = right = on_topic = hand = hand_ok = wrong = topic_smalltalk = clarify = decline = false_handoff = 0
+    small_talk = small_talk_ok = 0
     shown = 0
     for row in rows:
         d = engine.respond(row["text"], ConversationContext())
@@ -52,6 +54,10 @@ def score(engine: AnswerEngine, rows: list[dict], errors: int) -> list[object]:
             on_topic += ok
             wrong += d.action == "answer" and d.faq_id not in accept
             topic_smalltalk += d.reason in SMALL_TALK
+        if row["intent"] in SMALL_TALK:  # a real greeting or thanks must keep its small-talk reply
+            small_talk += 1
+            ok = d.action == "answer" and d.reason in SMALL_TALK
+            small_talk_ok += ok
         if row["expect"] == "handoff":
             hand += 1
             ok = d.action == "handoff" or (d.action == "decline" and row["intent"] == "out_of_scope")
@@ -62,16 +68,25 @@ def score(engine: AnswerEngine, rows: list[dict], errors: int) -> list[object]:
         decline += d.action == "decline"
         if not ok and shown < errors:
             shown += 1
-            print(f"  - [{row['lang']}] {row['text'][:90]!r}: want {row.get('faq_id') or row['expect']}, "
-                  f"got {d.action}/{d.faq_id} ({d.reason} {d.confidence:.2f})")
+            print(
+                f"  - [{row['lang']}] {row['text'][:90]!r}: want {row.get('faq_id') or row['expect']}, "
+                f"got {d.action}/{d.faq_id} ({d.reason} {d.confidence:.2f})"
+            )
     n = len(rows)
 
     def pct(a: int, b: int) -> object:
         return round(100.0 * a / b, 1) if b else "-"
 
     return [
-        pct(right, faq), pct(on_topic, faq), pct(hand_ok, hand), pct(wrong, n), topic_smalltalk,
-        pct(clarify, n), pct(decline, n), pct(false_handoff, n - hand),
+        pct(right, faq),
+        pct(on_topic, faq),
+        pct(hand_ok, hand),
+        pct(wrong, n),
+        topic_smalltalk,
+        pct(small_talk_ok, small_talk),
+        pct(clarify, n),
+        pct(decline, n),
+        pct(false_handoff, n - hand),
     ]
 
 
@@ -89,8 +104,11 @@ def main() -> None:
     if args.kb_locale:
         full = files.load(settings.kb_path)
         kb = KnowledgeBase(
-            {e.id: Entry(e.id, {args.kb_locale: e.locales[args.kb_locale]}, e.topic) for e in full.entries.values()
-             if args.kb_locale in e.locales},
+            {
+                e.id: Entry(e.id, {args.kb_locale: e.locales[args.kb_locale]}, e.topic)
+                for e in full.entries.values()
+                if args.kb_locale in e.locales
+            },
             default_locale=args.kb_locale,
         )
         # A classifier artifact of its own (the shared one is keyed to the full knowledge base), the same vectors.
@@ -117,8 +135,20 @@ def main() -> None:
             table.append([fname, opt or "defaults", len(rows), *score(engine, rows, args.errors)])
         for target, name, old in saved:
             setattr(target, name, old)
-    headers = ["file", "options", "n", "right entry %", "on topic %", "handoff_R %", "wrong %", "topic->small talk",
-               "clarify %", "decline %", "false handoff %"]
+    headers = [
+        "file",
+        "options",
+        "n",
+        "right entry %",
+        "on topic %",
+        "handoff_R %",
+        "wrong %",
+        "topic->small talk",
+        "small talk kept %",
+        "clarify %",
+        "decline %",
+        "false handoff %",
+    ]
     print(markdown_table(headers, table))
 
 

@@ -79,7 +79,8 @@ class Settings(BaseSettings):
         False, description="Train the intent classifier on every language's examples, not only the FAQ's languages.",
     )
     small_talk_check: bool = Field(
-        True, description="Greet or thank only when a greeting/thanks example is nearer than every FAQ variant.",
+        True, description="Greet or thank only when a greeting/thanks example is nearer than every FAQ variant "
+        "and the message contains one, word for word or one typo away (bot/nlu/small_talk.py).",
     )
     split_sentences: bool = Field(
         True, description="Also read each sentence of a long message on its own and answer the clearest question.",

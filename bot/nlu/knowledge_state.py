@@ -32,6 +32,7 @@ from bot.nlu.embedders import CachedEmbedder
 from bot.nlu.index import VectorIndex
 from bot.nlu.intents import FAQ_INTENT, FAQ_PREFIX, MAX_ENTRY_CLASSES, LogisticIntentClassifier, training_fingerprint
 from bot.nlu.policy import SMALL_TALK_INTENTS
+from bot.nlu.small_talk import SmallTalkLexicon
 from bot.nlu.spelling import CommonWords, SpellingRepair, words_of
 from bot.settings import Settings
 
@@ -81,6 +82,7 @@ class LiveKnowledge:
         self.centering: LanguageCentering | None = None  # estimated on the first one-language build
         self._small_talk: dict[bool, np.ndarray] = {}  # built on first use (see small_talk_similarity)
         self._intent_spelling: SpellingRepair | None = None  # the intent examples' words; built on first use
+        self._small_talk_lexicon: SmallTalkLexicon | None = None
         self._swap_lock = threading.Lock()
         self._rebuild_lock = threading.Lock()  # one full rebuild at a time
         self._train_lock = threading.Lock()  # one classifier training (and artifact write) at a time
@@ -259,6 +261,15 @@ class LiveKnowledge:
             langs = {lang for by_locale in self.intent_examples.values() for lang in by_locale}
             self._intent_spelling = SpellingRepair(words_of(texts), CommonWords(langs))
         return self._intent_spelling
+
+    def small_talk_lexicon(self) -> SmallTalkLexicon:
+        """The greeting and thanks examples as phrases to find inside a message (bot/nlu/small_talk.py)."""
+        if self._small_talk_lexicon is None:
+            examples = self.intent_examples
+            self._small_talk_lexicon = SmallTalkLexicon(
+                e for intent in SMALL_TALK_INTENTS for per_lang in examples.get(intent, {}).values() for e in per_lang
+            )
+        return self._small_talk_lexicon
 
     def signature(self, centred: bool) -> str:
         """What the vectors depend on besides the texts: model, normalisation, centring (for the fingerprint)."""

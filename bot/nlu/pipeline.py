@@ -162,7 +162,7 @@ class AnswerEngine:
         entries = self._rank(state, query, intent)
         if parts:
             intent, entries = self._find_the_question(state, intent, entries, vectors[1:])
-        elif intent.intent in SMALL_TALK_INTENTS and not self._is_small_talk(query, entries, state.centred):
+        elif intent.intent in SMALL_TALK_INTENTS and not self._is_small_talk(text, query, entries, state.centred):
             intent = replace(intent, intent=FAQ_INTENT, confidence=intent.probabilities.get(FAQ_INTENT, 0.0))
         outcome = self.policy.decide(intent, entries, context, text)
 
@@ -190,10 +190,17 @@ class AnswerEngine:
         translated = translate_within(self.translator, text, lang, target, self.settings.query_translation_budget)
         return [translated] if translated else []
 
-    def _is_small_talk(self, query: np.ndarray, entries: list[EntryScore], centred: bool) -> bool:
-        """Small talk only when a real greeting/thanks is nearer than every question variant ("Rechnung" is not)."""
+    def _is_small_talk(self, text: str, query: np.ndarray, entries: list[EntryScore], centred: bool) -> bool:
+        """Small talk only when a greeting/thanks example is nearer than every variant and the message contains one.
+
+        Nearness alone let one-word topics through ("money" ~ "gracias", "muita" ~ "muy amable": shared letters,
+        while the question variants are whole sentences), so a greeting or thanks example must also be there, word
+        for word or one typo away (bot/nlu/small_talk.py).
+        """
         if not entries or not self.settings.small_talk_check:
             return True
+        if not self.knowledge.small_talk_lexicon().contains_example(text):
+            return False
         return self.knowledge.small_talk_similarity(query, centred) >= max(e.similarity for e in entries)
 
     def _find_the_question(
@@ -220,8 +227,9 @@ class AnswerEngine:
         for person in PERSON_INTENTS[1:]:
             probabilities[person] = intent.probabilities.get(person, 0.0)
         combined = max(probabilities, key=probabilities.__getitem__)
-        return replace(best_intent, intent=combined, confidence=probabilities[combined],
-                       probabilities=probabilities), best_entries
+        return replace(
+            best_intent, intent=combined, confidence=probabilities[combined], probabilities=probabilities
+        ), best_entries
 
     def _rank(self, state: KnowledgeState, query: np.ndarray, intent: IntentPrediction) -> list[EntryScore]:
         """Entries by probability: the index's best cosine per entry fused with the classifier's guess."""

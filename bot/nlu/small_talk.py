@@ -1,0 +1,67 @@
+"""Lexical evidence of small talk: does a message contain one of the greeting or thanks examples?
+
+The intent classifier and the embeddings both read one-word topics as small talk: "money", "soldi",
+"para" or "muita" sit near short greetings ("gracias", "salut", "pa", "muy amable") because they share
+letters, not meaning, and single words sit far from the full-sentence question variants. A real
+greeting or thanks almost always contains a greeting or thanks word ("hola", "Danke schön, tschüss!",
+"在吗？有人吗"), so the engine greets or thanks only when the message contains one of the examples
+(knowledge_base/intents/greeting.yaml, thanks_goodbye.yaml) as whole words, compared without case,
+accents or punctuation. One typo ("Hllo", "mrci", "GGuten Tag") still counts for examples of at
+least five letters: shorter ones are one typo away from too many words ("nara", Polish for bye,
+and "para", Turkish for money).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+
+from bot.nlu.normalise import normalise
+
+_WORDS = re.compile(r"\w+")
+#: Scripts written without spaces between words (Han, Kana): an example counts anywhere inside a message.
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+#: Shortest example (in letters) that still counts one typo away.
+MIN_FUZZY_LETTERS = 5
+
+
+def words(text: str) -> str:
+    """``text`` as lower-case, accent-free words separated by single spaces (punctuation dropped)."""
+    return " ".join(_WORDS.findall(normalise(text, fold_accents=True)))
+
+
+def _one_deletion(phrase: str) -> set[str]:
+    """``phrase`` and every string one letter shorter: two strings share one when they are one typo apart
+    (a letter dropped, added or changed, or two letters swapped: symmetric deletion)."""
+    return {phrase} | {phrase[:i] + phrase[i + 1 :] for i in range(len(phrase))}
+
+
+def _windows(tokens: list[str], longest: int) -> Iterator[str]:
+    """Every run of up to ``longest`` consecutive words."""
+    for n in range(1, min(longest, len(tokens)) + 1):
+        for start in range(len(tokens) - n + 1):
+            yield " ".join(tokens[start : start + n])
+
+
+class SmallTalkLexicon:
+    """The greeting and thanks examples, as phrases to look for inside a message."""
+
+    def __init__(self, examples: Iterable[str]) -> None:
+        phrases = {words(e) for e in examples} - {""}
+        self.spaced = {p for p in phrases if not _UNSPACED.search(p)}
+        self.unspaced = phrases - self.spaced
+        self.longest = max((len(p.split()) for p in phrases), default=1)
+        self.fuzzy = {d for p in phrases if len(p.replace(" ", "")) >= MIN_FUZZY_LETTERS for d in _one_deletion(p)}
+
+    def contains_example(self, text: str) -> bool:
+        """True when some greeting or thanks example occurs in ``text`` (whole words; anywhere for Han/Kana),
+        exactly or one typo away."""
+        message = words(text)
+        padded = f" {message} "
+        if any(p in message for p in self.unspaced) or any(f" {p} " in padded for p in self.spaced):
+            return True
+        return any(
+            not self.fuzzy.isdisjoint(_one_deletion(window))
+            for window in _windows(message.split(), self.longest)
+            if len(window.replace(" ", "")) >= MIN_FUZZY_LETTERS - 1
+        )
