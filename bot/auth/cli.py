@@ -1,6 +1,6 @@
 """``borderless create-user``: add an agent, editor or admin account from the command line.
 
-Wired by the lead's ``bot.cli`` with ``add_create_user_parser(subparsers)`` (sets func=create_user_command).
+Wired into ``borderless`` by ``bot.cli`` (``add_create_user_parser``; it adds the audit listener to the database).
 The password comes from ``--password-stdin``, ``BORDERLESS_NEW_PASSWORD``, or an interactive prompt.
 """
 
@@ -11,10 +11,14 @@ import getpass
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.db.session import Database
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +53,11 @@ def _read_password(args: argparse.Namespace) -> str:
     return first
 
 
-def create_user_command(args: argparse.Namespace) -> int:
-    """Migrate the database if needed, then add the account; exit 1 with a message on bad input."""
-    from bot.audit.listeners import register as audit_changes
+def create_user_command(args: argparse.Namespace, on_database: Callable[[Database], None] | None = None) -> int:
+    """Migrate the database if needed, then add the account; exit 1 with a message on bad input.
+
+    ``on_database`` subscribes the domains' listeners to the database's events (``borderless create-user`` passes
+    the app's, so the ``Audited`` event emitted here reaches the audit log; auth cannot import audit itself)."""
     from bot.auth.service import AuthError, create_user
     from bot.db import migrate
     from bot.db.session import Database
@@ -61,7 +67,8 @@ def create_user_command(args: argparse.Namespace) -> int:
     settings = Settings(**({"data_dir": Path(args.data_dir).resolve()} if args.data_dir else {}))
     password = _read_password(args)
     db = Database.from_settings(settings)
-    audit_changes(db.events, db)  # the same audit log entry as an admin creating the account in the UI
+    if on_database is not None:
+        on_database(db)
     try:
         migrate.upgrade(db.engine)
         with db.session() as session:
