@@ -127,8 +127,9 @@ class Settings(BaseSettings):
         "database's published entries (seeded from kb_path on the first start) and follows the editor's changes.",
     )
     engine_threads: int = Field(
-        0, description="Threads the model may use inside `borderless serve` (sets OMP_NUM_THREADS at start); "
-        "0 = the libraries' default (every core). See docs/benchmarks.md, 'Scale-out (issue 9)'.",
+        1, description="Threads the model may use inside `borderless serve` (sets OMP_NUM_THREADS at start); "
+        "0 = the libraries' default (every core). One thread measured the least CPU per reply at the same paced "
+        "latency and saturated throughput (docs/benchmarks.md, 'Scale-out (issue 9)'); scale with processes.",
     )
     engine_concurrency: int = Field(
         1, description="Answer engine calls running at once; the engine parallelises inside a call (OpenMP)."
