@@ -120,7 +120,21 @@ def free_port() -> int:
 
 
 # ---------------------------------------------------------------------------------------------- live server
-class LiveServer:
+class Loopback:
+    """Something listening on 127.0.0.1:``port``, with its HTTP and websocket base URLs."""
+
+    port: int
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+
+class LiveServer(Loopback):
     """A real uvicorn server on 127.0.0.1:<free port> in a background thread."""
 
     def __init__(self, app: Any, ws_max_size: int = 1_048_576) -> None:
@@ -130,14 +144,6 @@ class LiveServer:
                                 ws_max_size=ws_max_size, lifespan="on", proxy_headers=False)  # as bot.serve
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def http(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
@@ -153,7 +159,7 @@ class LiveServer:
         self.thread.join(timeout=15)
 
 
-class ServeProcess:
+class ServeProcess(Loopback):
     """``python -m bot.serve`` on 127.0.0.1:<port> in its own process, with tests/ on its path (stand-in engines),
     logging to ``<data_dir>/<log_name>``; ``env`` adds to this process's environment (None removes a variable).
     Shared by the restart, multinode and load tests."""
@@ -165,14 +171,6 @@ class ServeProcess:
         self.env = env
         self.log_path = data_dir / log_name
         self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def http(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
 
     def start(self, ready: Callable[[dict[str, Any]], bool] = lambda body: True, timeout: float = 60) -> None:
         """Start and wait until ``/healthz`` answers 200 with a body ``ready`` accepts; raises with the log's tail."""

@@ -25,7 +25,7 @@ for _p in (REPO, REPO / "tests"):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from chat_support import FakeEngine, ServeProcess, free_port  # noqa: E402
+from chat_support import FakeEngine, Loopback, ServeProcess, free_port  # noqa: E402
 
 from bot.knowledge.models import KnowledgeBase  # noqa: E402
 from bot.nlu.base import ConversationContext, Decision, KnowledgeSync  # noqa: E402
@@ -186,7 +186,7 @@ def render_nginx_conf(listen_port: int, upstream_ports: list[int], fail_timeout:
     return "\n".join(out) + "\n"
 
 
-class Nginx:
+class Nginx(Loopback):
     """Debian's nginx running deploy/nginx.conf (loopback ports) in a private prefix."""
 
     def __init__(self, workdir: Path, upstream_ports: list[int]) -> None:
@@ -194,14 +194,6 @@ class Nginx:
         self.dir = workdir
         self.upstream_ports = upstream_ports
         self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def http(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
 
     def start(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)

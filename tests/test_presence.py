@@ -4,11 +4,9 @@ against a real redis-server started on a free port."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from pathlib import Path
 
-import pytest
 from chat_support import make_settings
 from multinode_support import RedisServer
 from sqlalchemy import select, update
@@ -19,16 +17,6 @@ from bot.auth.service import create_user
 from bot.db import migrate
 from bot.db.session import Database
 from bot.handoff.service import HandoffService
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path):
-    if shutil.which("redis-server") is None:
-        pytest.skip("missing Debian package: redis-server (make system-deps)")
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 def _setup(tmp_path: Path, redis_url: str | None) -> tuple[Database, HandoffService, AgentPresence, int]:

@@ -4,8 +4,6 @@ lets sockets catch up without duplicates. The end-to-end behaviour is in tests/t
 from __future__ import annotations
 
 import asyncio
-import shutil
-from pathlib import Path
 
 import pytest
 from multinode_support import RedisServer
@@ -22,16 +20,6 @@ def test_seq_tracker_accepts_out_of_order_once_and_knows_its_gap_free_prefix() -
     assert not t.add(4)
     assert t.add(3) and t.contiguous == 4
     assert t.add(None)  # frames without a seq are never dropped
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path):
-    if shutil.which("redis-server") is None:
-        pytest.skip("missing Debian package: redis-server (make system-deps)")
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 async def _next(sub, timeout: float = 5.0) -> dict:
