@@ -24,7 +24,7 @@ _REPEATED_PUNCT = re.compile(r"([!?.,;:¡¿！？。、])[!?.,;:¡¿！？。、
 _SPACES = re.compile(r"\s+")
 
 
-def _fold_case(text: str) -> str:
+def fold_case(text: str) -> str:
     # Turkish dotted capital İ lower-cases to "i" + U+0307 (combining dot): drop the dot so "İade" matches "iade".
     return text.lower().replace("i\u0307", "i")
 
@@ -44,7 +44,7 @@ def _fold_latin_accents(text: str) -> str:
 def normalise(text: str, fold_accents: bool = False) -> str:
     """Case-folded, repeated punctuation collapsed, whitespace collapsed (NFC)."""
     text = unicodedata.normalize("NFC", text)
-    text = _fold_case(text)
+    text = fold_case(text)
     if fold_accents:
         text = _fold_latin_accents(text)
     text = _REPEATED_PUNCT.sub(r"\1", text)

@@ -28,6 +28,8 @@ from symspellpy import SymSpell, Verbosity
 from symspellpy.suggest_item import SuggestItem
 from wordfreq import available_languages, zipf_frequency
 
+from bot.nlu.normalise import fold_case
+
 #: Shorter words have too many neighbours one edit away ("size"/"sie"/"site") to guess which one was meant.
 MIN_TYPO_LETTERS = 5
 #: Runs of letters (digits and underscores are not words to repair).
@@ -39,14 +41,9 @@ _SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")
 _NOT_REPAIRED = {"ja", "ko", "zh"}
 
 
-def _lower(word: str) -> str:
-    # Turkish dotted capital İ lower-cases to "i" + U+0307: drop the dot, as bot/nlu/normalise.py does.
-    return word.lower().replace("i\u0307", "i")
-
-
 def fold(word: str) -> str:
     """``word`` lower-cased without diacritics ("Envío" -> "envio", "й" -> "и")."""
-    decomposed = unicodedata.normalize("NFD", _lower(word).translate(_PLAIN))
+    decomposed = unicodedata.normalize("NFD", fold_case(word).translate(_PLAIN))
     return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
 
 
@@ -58,7 +55,8 @@ def words_of(texts: Iterable[str]) -> set[str]:
     """The lower-cased words of ``texts`` in the scripts this module repairs."""
     out: set[str] = set()
     for text in texts:
-        out.update(w for w in (_lower(m) for m in _WORD.findall(unicodedata.normalize("NFC", text))) if _repairable(w))
+        found = (fold_case(m) for m in _WORD.findall(unicodedata.normalize("NFC", text)))
+        out.update(w for w in found if _repairable(w))
     return out
 
 
@@ -87,17 +85,13 @@ class SpellingRepair:
 
     def extend(self, texts: Iterable[str]) -> SpellingRepair:
         """This repairer plus the words of ``texts`` (a small new layer; this one is shared, not changed)."""
-        new = words_of(texts) - self.vocabulary_of(texts)
+        new = {w for w in words_of(texts) if not self.knows(w)}
         if not new:
             return self
         out = object.__new__(SpellingRepair)
         out._layers = [*self._layers, _Layer(new)]
         out.is_common = self.is_common
         return out
-
-    def vocabulary_of(self, texts: Iterable[str]) -> set[str]:
-        """The words of ``texts`` already known."""
-        return {w for w in words_of(texts) if self.knows(w)}
 
     def knows(self, word: str) -> bool:
         return any(word in layer.words for layer in self._layers)
@@ -129,7 +123,7 @@ class SpellingRepair:
 
     def _repair_match(self, match: re.Match[str]) -> str:
         typed = match.group()
-        found = self.word(_lower(typed))
+        found = self.word(fold_case(typed))
         if found is None:
             return typed
         if typed.isupper() and len(typed) > 1:
