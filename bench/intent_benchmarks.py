@@ -4,14 +4,15 @@ Each dataset intent becomes a knowledge base entry (train utterances as its ques
 variants), loaded through the same ``id,locale,question,answer`` CSV import editors use.
 CLINC150 is scored like Larson et al. (2019): in-scope accuracy (the bot answers with
 the right entry) and out-of-scope recall (the bot does not answer: handoff or clarify).
-Two variants: "oos class" trains the classifier's out_of_scope intent on ``oos_train``
-(Larson's "trained with an oos class"); "threshold only" gives it no oos data at all.
+Three variants: "oos class" trains the classifier's out_of_scope intent on ``oos_train``
+(Larson's "trained with an oos class"); "threshold only" gives it no oos data at all; "store defaults"
+keeps the bundled multilingual intent examples, as a store importing the CSV runs it.
 Each message is embedded and ranked once; the decision policy is then replayed at the
 store default answer threshold and two stricter ones, to show the trade-off.
 ``--split val`` scores CLINC150's validation split (``val`` + ``oos_val``): make choices there,
 report ``test``. BANKING77 has no validation split; it is only reported (test).
 
-    python bench/intent_benchmarks.py [--only clinc|banking] [--split val|test] [--limit N]
+    python bench/intent_benchmarks.py [--only clinc|banking] [--split val|test] [--limit N] [--set name=value]
 """
 
 from __future__ import annotations
@@ -70,27 +71,40 @@ def sample(rows: list, limit: int | None) -> list:
     return [rows[int(i * step)] for i in range(limit)]
 
 
-def engine_for(rows: list[tuple[str, str]], oos: list[str] | None, models_dir: Path, **overrides: object):
+#: The store's own setting: a CSV import keeps the bundled multilingual intent examples (greeting, thanks,
+#: request for a person, complaint, out of scope), which is what a store importing these FAQs would run.
+STORE = "store defaults"
+
+
+def engine_for(rows: list[tuple[str, str]], oos: list[str] | str | None, models_dir: Path, **overrides: object):
     kb = files.parse_csv(to_csv(rows), "bench")
     settings = Settings(models_dir=models_dir, langid="langidentify", **overrides)
+    if oos == STORE:
+        return build_engine(settings, kb=kb)  # the bundled intent examples, as for any CSV knowledge base
     examples = {"out_of_scope": {"en": oos}} if oos else {}
     return build_engine(settings, kb=kb, intent_examples=examples)
 
 
-def rank_all(engine, cases: list[tuple[str, str | None]], desc: str) -> list[tuple[str | None, object, list]]:
+def rank_all(engine, cases: list[tuple[str, str | None]], desc: str) -> list[tuple[str | None, object, list, bool]]:
     """Embed, classify and rank every case once; the policy is replayed over thresholds afterwards."""
     state = engine.snapshot()
     prefetch_embeddings(engine, [text for text, _ in cases])  # batched and cached on disk: ~25x faster
     out = []
     for text, label in tqdm(cases, desc=desc, unit="msg"):
-        # As the engine reads it: a one-language FAQ (these are English) has language-centred vectors.
-        query = engine.knowledge.centre(engine.embedder.embed_queries([text]), ["en"], state.centred)[0]
+        # As the engine reads it: a one-language FAQ (these are English) has a language-centred classifier, and
+        # English questions are ranked on the plain index (KnowledgeState.index_for).
+        plain = engine.embedder.embed_queries([text])
+        query = engine.knowledge.centre(plain, ["en"], state.centred)[0]
         intent = state.classifier.predict(query)[0]
-        out.append((label, intent, engine._rank(state, query, intent)))
+        index, centred = state.index_for("en")
+        entries = engine._rank(index, query if centred else plain[0], intent)
+        out.append((label, intent, entries, engine._relevant(text, entries, centred)))
     return out
 
 
-def decide(ranked: list[tuple[str | None, object, list]], answer_threshold: float) -> list[tuple[str | None, object]]:
+def decide(
+    ranked: list[tuple[str | None, object, list, bool]], answer_threshold: float
+) -> list[tuple[str | None, object]]:
     defaults = Settings()
     policy = replace(
         ThresholdPolicy.from_settings(defaults),
@@ -98,22 +112,26 @@ def decide(ranked: list[tuple[str | None, object, list]], answer_threshold: floa
         clarify_threshold=min(defaults.clarify_threshold, answer_threshold),
         intent_threshold=defaults.intent_threshold,
     )
-    return [(label, policy.decide(intent, entries, ConversationContext())) for label, intent, entries in ranked]
+    return [
+        (label, policy.decide(intent, entries, ConversationContext(), relevant=relevant))
+        for label, intent, entries, relevant in ranked
+    ]
 
 
-def clinc(limit: int | None, models_dir: Path, split: str) -> None:
+def clinc(limit: int | None, models_dir: Path, split: str, overrides: dict[str, str]) -> None:
     data = json.loads((SHARED / "clinc150" / "data_full.json").read_text())
     train = [(t, y) for t, y in data["train"]]
     test = sample([(t, entry_id(y)) for t, y in data[split]], limit)
     oos_test = sample([(t, None) for t, _ in data[f"oos_{split}"]], limit)
     default_t = Settings().answer_threshold
     rows = []
-    for name, oos in (("oos class", [t for t, _ in data["oos_train"]]), ("threshold only", None)):
+    variants = (("oos class", [t for t, _ in data["oos_train"]]), ("threshold only", None), (STORE, STORE))
+    for name, oos in variants:
         started = time.perf_counter()
-        engine = engine_for(train, oos, models_dir)
+        engine = engine_for(train, oos, models_dir, **overrides)
         build_s = time.perf_counter() - started
         ranked = rank_all(engine, test + oos_test, f"CLINC150 ({name})")
-        top1 = 100 * sum(bool(es) and es[0].faq_id == y for y, _, es in ranked if y) / len(test)
+        top1 = 100 * sum(bool(es) and es[0].faq_id == y for y, _, es, _ in ranked if y) / len(test)
         for t in sorted({default_t, 0.5, 0.7}):
             results = decide(ranked, t)
             acc = 100 * sum(o.action == "answer" and o.faq_id == y for y, o in results if y) / len(test)
@@ -131,15 +149,15 @@ def clinc(limit: int | None, models_dir: Path, split: str) -> None:
     )
 
 
-def banking(limit: int | None, models_dir: Path) -> None:
+def banking(limit: int | None, models_dir: Path, overrides: dict[str, str]) -> None:
     def read(name: str) -> list[tuple[str, str]]:
         with open(SHARED / "banking77" / name, newline="", encoding="utf-8") as f:
             return [(r["text"], r["category"]) for r in csv.DictReader(f)]
 
     train, test = read("train.csv"), sample(read("test.csv"), limit)
-    engine = engine_for(train, None, models_dir)
+    engine = engine_for(train, None, models_dir, **overrides)
     ranked = rank_all(engine, [(t, entry_id(y)) for t, y in test], "BANKING77")
-    top1 = 100 * sum(bool(es) and es[0].faq_id == y for y, _, es in ranked) / len(ranked)
+    top1 = 100 * sum(bool(es) and es[0].faq_id == y for y, _, es, _ in ranked) / len(ranked)
     answered = 100 * sum(o.action == "answer" and o.faq_id == y for y, o in decide(ranked, Settings().answer_threshold))
     answered /= len(ranked)
     print("\n## BANKING77, test split\n")
@@ -157,13 +175,15 @@ def main() -> None:
     parser.add_argument("--split", choices=["val", "test"], default="test", help="CLINC150 split to score")
     parser.add_argument("--limit", type=int, help="score N utterances spread evenly over each test split (quick runs)")
     parser.add_argument("--models-dir", default=str(Path(tempfile.gettempdir()) / "borderless-bench-models"))
+    parser.add_argument("--set", action="append", default=[], help="setting=value at build time (repeatable)")
     args = parser.parse_args()
+    overrides = dict(pair.split("=", 1) for pair in args.set)
     logging.basicConfig(level=logging.WARNING)
     models_dir = Path(args.models_dir)
     if args.only in (None, "clinc"):
-        clinc(args.limit, models_dir, args.split)
+        clinc(args.limit, models_dir, args.split, overrides)
     if args.only in (None, "banking"):
-        banking(args.limit, models_dir)
+        banking(args.limit, models_dir, overrides)
 
 
 if __name__ == "__main__":

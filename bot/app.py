@@ -7,12 +7,10 @@ creates first-run accounts, and wires the realtime relay and the answer engine. 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -33,6 +31,7 @@ from bot.conversations.runtime import ChatRuntime
 from bot.conversations.texts import supported_locale, ui_bundle
 from bot.conversations.ws import router as ws_router
 from bot.db import migrate
+from bot.db.listeners import present_modules, register_listeners
 from bot.db.session import Database
 from bot.handoff.routes import router as queue_router
 from bot.handoff.service import HandoffService
@@ -58,25 +57,6 @@ STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 OPTIONAL_ROUTERS: tuple[str, ...] = ("bot.editor.routes", "bot.translation.routes", "bot.reports.routes",
                                      "bot.privacy.routes", "bot.audit.routes")
 PAGES = {"/console": "console.html", "/demo": "demo.html", "/reports": "reports.html", "/users": "users.html"}
-#: Domains that listen to the chat's domain events: each module has ``register(bus, db)``.
-LISTENERS: tuple[str, ...] = ("bot.editor.listeners", "bot.reports.listeners", "bot.audit.listeners")
-
-
-def present_modules(names: tuple[str, ...]) -> Iterator[ModuleType]:
-    """The modules of ``names`` that exist: an optional domain left out of a build is skipped, while an import
-    error inside a present one still fails loudly."""
-    for name in names:
-        try:
-            yield importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if not (exc.name and name.startswith(exc.name)):
-                raise
-
-
-def register_listeners(db: Database) -> None:
-    """Subscribe every present domain's listeners to the database's event bus (app start)."""
-    for module in present_modules(LISTENERS):
-        module.register(db.events, db)
 
 KB_CHANNEL = "kb"  # knowledge-base revision pushes between server processes
 REDIS_CONNECT_SECONDS = 3.0
@@ -130,6 +110,7 @@ def create_app(
     settings = settings or get_settings()
     access_log.install()  # no credential in a logged URL, whoever configures logging later
     db = Database.from_settings(settings)
+    register_listeners(db)  # first: the first-run accounts below are audited
     if migrate_db:
         with migrate.startup_lock(db.engine):  # several processes may start at once on one database
             migrate.upgrade(db.engine)
@@ -144,7 +125,6 @@ def create_app(
     runtime = ChatRuntime(settings, db, bus, provider, HandoffService(db, settings, translator, presence), translator,
                           ChatTranslation(translator, settings.default_locale), redactor.redact)
     runtime.presence = presence
-    register_listeners(db)
     metrics = runtime.metrics = ChatMetrics(runtime)
 
     @asynccontextmanager

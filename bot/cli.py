@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.auth.cli import add_create_user_parser, create_user_command
+from bot.auth.cli import add_create_user_parser
 from bot.knowledge import KnowledgeBaseError, files
 from bot.privacy.cli import add_purge_parser
 from bot.serve import add_serve_parser
@@ -154,13 +154,6 @@ def cmd_kb_lint(args: argparse.Namespace) -> int:
     return 1 if findings else 0
 
 
-def cmd_create_user(args: argparse.Namespace) -> int:
-    """``borderless create-user``, with the app's event listeners on its database: the account is audited."""
-    from bot.app import register_listeners
-
-    return create_user_command(args, on_database=register_listeners)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="borderless", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -201,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     lnt.set_defaults(func=cmd_kb_lint)
 
     add_serve_parser(sub)
-    add_create_user_parser(sub).set_defaults(func=cmd_create_user)
+    add_create_user_parser(sub)
     add_purge_parser(sub)
     add_translate_parser(sub)
     return parser

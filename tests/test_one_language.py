@@ -44,6 +44,11 @@ def solo(tmp_path_factory):
 def test_an_english_only_faq_is_language_centred(solo):
     state = solo.snapshot()
     assert state.centred and state.language == "en"
+    # Other languages are ranked on the centred index; English, the FAQ's own, on the plain one.
+    assert state.index_for("es") == (state.index, True)
+    assert state.index_for(None) == (state.index, True)
+    assert state.index_for("en") == (state.plain_index, False)
+    assert len(state.plain_index) == len(state.index)
 
 
 #: The issue's languages. French is missing: "Pouvez-vous emballer ma commande dans un papier cadeau ?" lands on
@@ -54,6 +59,7 @@ QUESTIONS = [
     ("可以帮我把订单包装成礼物吗？", "zh"),
     ("Vai varat iesaiņot pasūtījumu kā dāvanu?", "lv"),
     ("Pouvez-vous emballer ma commande dans un papier cadeau ?", "fr"),
+    ("Could you gift-wrap my order for me, please?", "en"),  # the plain index gets the new entry too
 ]
 
 

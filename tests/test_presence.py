@@ -24,7 +24,7 @@ def _setup(tmp_path: Path, redis_url: str | None) -> tuple[Database, HandoffServ
     db = Database.from_settings(settings)
     migrate.upgrade(db.engine)
     with db.session() as session:
-        agent_id = create_user(session, "ana", "x", languages="en", min_score=None).id
+        agent_id = create_user(session, "ana", "x", languages="en", actor="test", min_score=None).id
     presence = AgentPresence.from_settings(settings)
     return db, HandoffService(db, settings, None, presence), presence, agent_id
 

@@ -285,3 +285,33 @@ def test_cli_created_user_is_audited(tmp_path: Path) -> None:
     assert [(e["actor"], e["subject"], e["detail"]["role"], e["detail"]["languages"]) for e in created] == [
         ("cli", "user:lena", "agent", ["de", "en"])]
     app.state.db.dispose()
+
+
+def test_accounts_made_at_first_start_or_by_the_bare_auth_cli_are_audited(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first admin (``BORDERLESS_ADMIN_PASSWORD``), the demo accounts and ``python -m bot.auth.cli`` write the
+    same ``user_created`` entry as the admin API and ``borderless create-user``."""
+    from bot.audit.service import entries
+    from bot.auth.cli import main as auth_cli
+
+    def created(app: Any) -> list[tuple[str, str, str, Any]]:
+        with app.state.db.read() as session:
+            return sorted((e["actor"], e["subject"], e["detail"]["role"], e["detail"].get("from"))
+                          for e in entries(session, action="user_created"))
+
+    first = make_app(tmp_path / "first", admin_password="violet-harbour-quietly-47", admin_username="root")
+    assert created(first) == [("system", "user:root", "admin", "BORDERLESS_ADMIN_PASSWORD")]
+    first.state.db.dispose()
+
+    demo = make_app(tmp_path / "demo", demo=True)
+    assert created(demo) == [("system", "user:admin", "admin", "demo"), ("system", "user:ana", "agent", "demo"),
+                             ("system", "user:editor", "editor", "demo"), ("system", "user:li", "agent", "demo"),
+                             ("system", "user:sam", "agent", "demo")]
+    monkeypatch.setenv("BORDERLESS_NEW_PASSWORD", "violet-harbour-quietly-47")
+    assert auth_cli(["mika", "--role", "editor", "--data-dir", str(tmp_path / "demo")]) == 0, capsys.readouterr().err
+    with demo.state.db.read() as session:
+        [latest] = entries(session, action="user_created", limit=1)
+    assert (latest["actor"], latest["subject"], latest["detail"]["role"]) == ("cli", "user:mika", "editor")
+    assert "os_user" in latest["detail"]
+    demo.state.db.dispose()

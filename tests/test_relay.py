@@ -4,11 +4,13 @@ lets sockets catch up without duplicates. The end-to-end behaviour is in tests/t
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 from multinode_support import RedisServer
 
 from bot.conversations.ws import SeqTracker
+from bot.realtime.outage import OutageLog
 from bot.realtime.pubsub import RESYNC
 from bot.realtime.redis import RedisPubSub
 
@@ -20,6 +22,36 @@ def test_seq_tracker_accepts_out_of_order_once_and_knows_its_gap_free_prefix() -
     assert not t.add(4)
     assert t.add(3) and t.contiguous == 4
     assert t.add(None)  # frames without a seq are never dropped
+
+
+def test_an_outage_is_logged_when_it_starts_at_most_every_n_seconds_while_it_lasts_and_when_it_ends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log = logging.getLogger("test.outage")
+    caplog.set_level(logging.INFO, logger="test.outage")
+
+    def said() -> list[str]:
+        lines = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        caplog.clear()
+        return lines
+
+    hourly = OutageLog(log, every=3600)
+    assert not hourly.recovered("back") and said() == []  # nothing was down
+    hourly.failed("down (%s)", "refused")
+    hourly.failed("down (%s)", "refused")
+    assert hourly.down and said() == ["down (refused)"]  # once, not once per request
+    assert hourly.recovered("back %s", 1) and not hourly.down and said() == ["back 1"]
+    hourly.failed("down again")
+    assert said() == ["down again"]  # a new outage is told at once
+
+    always = OutageLog(log, every=0.0)
+    always.failed("down")
+    always.failed("down")
+    assert said() == ["down", "down"]  # the reminder interval passed
+    once = OutageLog(log)  # every=None: once per outage
+    once.failed("down")
+    once.failed("down")
+    assert said() == ["down"]
 
 
 async def _next(sub, timeout: float = 5.0) -> dict:

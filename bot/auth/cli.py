@@ -1,7 +1,8 @@
-"""``borderless create-user``: add an agent, editor or admin account from the command line.
+"""``borderless create-user`` (also ``python -m bot.auth.cli``): add an agent, editor or admin account.
 
-Wired into ``borderless`` by ``bot.cli`` (``add_create_user_parser``; it adds the audit listener to the database).
-The password comes from ``--password-stdin``, ``BORDERLESS_NEW_PASSWORD``, or an interactive prompt.
+Wired into ``borderless`` by ``bot.cli`` (``add_create_user_parser``). Either way the account is in the audit log
+(actor ``cli``). The password comes from ``--password-stdin``, ``BORDERLESS_NEW_PASSWORD``, or an interactive
+prompt.
 """
 
 from __future__ import annotations
@@ -11,14 +12,10 @@ import getpass
 import logging
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.settings import Settings
-
-if TYPE_CHECKING:
-    from bot.db.session import Database
 
 log = logging.getLogger(__name__)
 
@@ -53,31 +50,23 @@ def _read_password(args: argparse.Namespace) -> str:
     return first
 
 
-def create_user_command(args: argparse.Namespace, on_database: Callable[[Database], None] | None = None) -> int:
-    """Migrate the database if needed, then add the account; exit 1 with a message on bad input.
-
-    ``on_database`` subscribes the domains' listeners to the database's events (``borderless create-user`` passes
-    the app's, so the ``Audited`` event emitted here reaches the audit log; auth cannot import audit itself)."""
+def create_user_command(args: argparse.Namespace) -> int:
+    """Migrate the database if needed, then add the account; exit 1 with a message on bad input."""
     from bot.auth.service import AuthError, create_user
     from bot.db import migrate
+    from bot.db.listeners import register_listeners
     from bot.db.session import Database
-    from bot.db.types import utcnow
-    from bot.events import Audited, emit
 
     settings = Settings(**({"data_dir": Path(args.data_dir).resolve()} if args.data_dir else {}))
     password = _read_password(args)
     db = Database.from_settings(settings)
-    if on_database is not None:
-        on_database(db)
+    register_listeners(db)  # the audit log's among them
     try:
         migrate.upgrade(db.engine)
         with db.session() as session:
             user = create_user(session, args.username, password, role=args.role, languages=args.languages,
-                               name=args.name, min_score=settings.password_min_score)
-            emit(session, Audited(at=utcnow(), username="cli", user_id=None, action="user_created",
-                                  subject=f"user:{user.username}",
-                                  detail={"role": user.role, "languages": user.language_list,
-                                          "os_user": _os_user()}))
+                               name=args.name, actor="cli", detail={"os_user": _os_user()},
+                               min_score=settings.password_min_score)
             summary = f"created {user.role} {user.username!r} (languages: {user.languages or 'all'})"
     except AuthError as exc:
         sys.stderr.write(f"error: {exc}\n")
@@ -104,6 +93,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-#: The name ``bot.cli`` looks up.

@@ -8,7 +8,8 @@ of ``agent_presence_seconds`` (``SET ... EX``), and :meth:`AgentPresence.online`
 candidate agents (one ``MGET``). The database copy is then written by a process at most every half window per
 user instead of at every heartbeat, which keeps it fresh enough to be the fallback: whenever Redis fails
 (refused, timed out, restarting) heartbeats write the database again and the handoff decision reads
-``last_seen_at``, retrying Redis after a few seconds. A Redis outage is one logged warning, never an error.
+``last_seen_at``, retrying Redis after a few seconds. A Redis outage is logged (a warning when it starts, a
+reminder every ``WARNING_SECONDS``, a line when Redis is back), never an error.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.auth.service import touch
+from bot.realtime.outage import OutageLog
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -56,7 +58,7 @@ class AgentPresence:
         self._lock = threading.Lock()
         self._db_written: dict[int, float] = {}  # user id -> monotonic time this process last wrote the database
         self._down_until = 0.0
-        self._warned_at = -WARNING_SECONDS
+        self._outage = OutageLog(log, every=WARNING_SECONDS)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AgentPresence:
@@ -97,18 +99,14 @@ class AgentPresence:
         if self._redis is None or time.monotonic() < self._down_until:
             return None
         try:
-            return call(self._redis)
+            result = call(self._redis)
         except Exception as exc:  # redis.RedisError, OSError: presence falls back to the database
-            now = time.monotonic()
-            self._down_until = now + RETRY_SECONDS
-            if now - self._warned_at >= WARNING_SECONDS:
-                self._warned_at = now
-                log.warning(
-                    "agent presence: Redis unreachable (%s: %s); using users.last_seen_at meanwhile",
-                    type(exc).__name__,
-                    exc,
-                )
+            self._down_until = time.monotonic() + RETRY_SECONDS
+            self._outage.failed("agent presence: Redis unreachable (%s: %s); using users.last_seen_at meanwhile",
+                                type(exc).__name__, exc)
             return None
+        self._outage.recovered("agent presence: Redis is back; heartbeats go to Redis again")
+        return result
 
     def close(self) -> None:
         if self._redis is not None:

@@ -123,10 +123,8 @@ def create_user(body: CreateUserRequest, request: Request, admin: AdminUser) -> 
     try:
         with request.app.state.db.session() as session:
             user = service.create_user(session, body.username, body.password, body.role, body.languages, body.name,
+                                       actor=admin.username, actor_id=admin.id,
                                        min_score=request.app.state.settings.password_min_score)
-            emit(session, Audited(at=utcnow(), username=admin.username, user_id=admin.id, action="user_created",
-                                  subject=f"user:{user.username}",
-                                  detail={"role": user.role, "languages": user.language_list}))
             return _user_out(user)
     except service.AuthError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,

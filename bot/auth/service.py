@@ -7,9 +7,11 @@ import logging
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -21,6 +23,7 @@ from bot.auth.models import ROLES, AuthToken, User
 from bot.auth.passwords import DEFAULT_MIN_SCORE, password_problem
 from bot.auth.throttle import LoginThrottle as LoginThrottle  # noqa: F401  (its former home)
 from bot.db.types import utcnow
+from bot.events import Audited, emit
 from bot.nlu.base import SUPPORTED_LOCALES
 from bot.settings import Settings
 
@@ -112,10 +115,15 @@ def create_user(
     languages: str | list[str] | None = None,
     name: str | None = None,
     *,
+    actor: str,
+    actor_id: int | None = None,
+    detail: Mapping[str, Any] | None = None,
     min_score: int | None = DEFAULT_MIN_SCORE,
 ) -> User:
     """Add an account; raises :class:`AuthError` on bad input, a weak password or a taken username.
 
+    Every account is audited: ``user_created`` by ``actor`` (a username, ``cli`` or ``system``; ``actor_id`` when
+    it is an account), with the role, the languages and ``detail``, once the caller's transaction commits.
     ``min_score``: the zxcvbn score the password needs (``None`` skips the check: only the demo seeding)."""
     if not USERNAME_PATTERN.match(username or ""):
         raise AuthError("username: 2-64 letters, digits or . _ @ -")
@@ -135,6 +143,9 @@ def create_user(
     except IntegrityError:
         raise AuthError(f"username {username!r} is taken") from None
     log.info("created %s account %s", role, username)
+    emit(session, Audited(at=utcnow(), username=actor, user_id=actor_id, action="user_created",
+                          subject=f"user:{user.username}",
+                          detail={"role": user.role, "languages": user.language_list, **(detail or {})}))
     return user
 
 
@@ -304,20 +315,21 @@ def bootstrap(session: Session, settings: Settings) -> list[str]:
     if settings.admin_password:
         try:
             create_user(session, settings.admin_username, settings.admin_password, role="admin", name="Admin",
-                        min_score=min_score)
+                        actor="system", detail={"from": "BORDERLESS_ADMIN_PASSWORD"}, min_score=min_score)
         except AuthError as exc:
             raise AuthError(f"BORDERLESS_ADMIN_PASSWORD refused: {exc}") from None
         created.append(settings.admin_username)
     elif settings.demo:
         # The demo password is public and contains the product's name (zxcvbn scores it 2): the strength check
         # is skipped for the demo seeding only, which never runs on a server anyone else should reach.
-        create_user(session, settings.admin_username, DEMO_PASSWORD, role="admin", name="Admin", min_score=None)
+        create_user(session, settings.admin_username, DEMO_PASSWORD, role="admin", name="Admin", actor="system",
+                    detail={"from": "demo"}, min_score=None)
         created.append(settings.admin_username)
     if settings.demo:
         for username, name, role, languages in DEMO_ACCOUNTS:
             if username != settings.admin_username:
                 create_user(session, username, DEMO_PASSWORD, role=role, languages=languages, name=name,
-                            min_score=None)
+                            actor="system", detail={"from": "demo"}, min_score=None)
                 created.append(username)
         log.warning("demo mode: created accounts %s with password %r; do not use in production",
                     ", ".join(created), DEMO_PASSWORD)

@@ -9,6 +9,7 @@ import ctypes.util
 import importlib
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -77,6 +78,7 @@ class EngineProvider:
                                             initializer=name_os_thread)
         self._failed_at: float | None = None
         self.error: str | None = None
+        self._queued = 0  # calls submitted to the engine's threads and not finished (touched on the event loop only)
 
     @property
     def status(self) -> str:
@@ -117,7 +119,28 @@ class EngineProvider:
         """One decision, computed in a worker thread (CPU-bound)."""
         engine = await self.get()
         async with self._slots:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, engine.respond, text, context)
+            return await self._submit(engine.respond, text, context)
+
+    def prefetch(self, text: str) -> None:
+        """Let the engine embed a message while the server stores it (see bot/nlu/early.py); returns at once.
+
+        Only when the engine's threads are idle: then the model's time overlaps the commit and the context read and
+        the reply comes sooner. Under load the threads are busy anyway, and early work would only queue ahead of
+        turns already waiting. Engines without ``prefetch`` (stand-ins) are left alone.
+        """
+        early = getattr(self._engine, "prefetch", None)
+        if early is None or self._queued >= max(1, self.settings.engine_concurrency):
+            return
+        self._submit(early, text).add_done_callback(_log_prefetch_failure)
+
+    def _submit(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        self._queued += 1
+        future = asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        future.add_done_callback(self._finished)
+        return future
+
+    def _finished(self, _future: asyncio.Future[Any]) -> None:
+        self._queued -= 1
 
     def close(self) -> None:
         """Stop the engine's threads (server shutdown)."""
@@ -142,3 +165,9 @@ class EngineProvider:
             if entry is not None:
                 return entry.topic or faq_id
         return decision.intent or None
+
+
+def _log_prefetch_failure(future: asyncio.Future[Any]) -> None:
+    # Only a head start: the turn embeds the message itself if this failed.
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("embedding a message ahead of its turn failed", exc_info=future.exception())

@@ -7,8 +7,8 @@ are counted in this process, and also in Redis when it is set (:class:`SharedSoc
 processes behind the balancer; a process that dies without closing its sockets frees their slots within
 ``SOCKET_LEASE_SECONDS``).
 
-If the counter store fails (Redis down) the message is let through and the failure logged: a rate limit
-must never lose what a shopper said.
+If the counter store fails (Redis down) the message is let through and the failure logged (at most every
+``STORE_WARNING_SECONDS``, and once more when the store is back): a rate limit must never lose what a shopper said.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from limits import RateLimitItem, RateLimitItemPerMinute
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
+from bot.realtime.outage import OutageLog
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -76,25 +77,28 @@ class SocketLimits:
         self.conversation_emails = RateLimitItemPerMinute(max(1, settings.email_rate_per_minute))
         self.max_sockets = max(1, settings.address_max_sockets)
         self._sockets: dict[str, int] = {}
-        self._store_warned_at = -STORE_WARNING_SECONDS  # a Redis outage is logged, not a traceback per message
+        self._store = OutageLog(log, every=STORE_WARNING_SECONDS)  # a Redis outage, not a traceback per message
         self.shared: SharedSockets | None = SharedSockets(settings.redis_url) if uri.startswith("async+redis") else None
 
     def _store_failed(self, exc: Exception, what: str) -> None:
-        now = time.monotonic()
-        if now - self._store_warned_at >= STORE_WARNING_SECONDS:
-            self._store_warned_at = now
-            log.warning("rate limit store failed (%s: %s); letting the %s (and others) through",
-                        type(exc).__name__, exc, what, exc_info=not isinstance(exc, (OSError, TimeoutError))
-                        and "ConnectionError" not in type(exc).__name__)
+        # A traceback only for what is not a plain connection failure (that would be a bug, not an outage).
+        self._store.failed("rate limit store failed (%s: %s); letting the %s (and others) through",
+                           type(exc).__name__, exc, what, exc_info=not isinstance(exc, (OSError, TimeoutError))
+                           and "ConnectionError" not in type(exc).__name__)
+
+    def _store_worked(self) -> None:
+        self._store.recovered("rate limit store is back; limits apply again")
 
     async def _hit(self, item: RateLimitItem, name: str, key: str) -> Verdict:
         try:
             if await self.limiter.hit(item, "borderless", name, key):
+                self._store_worked()
                 return ALLOWED
             stats = await self.limiter.get_window_stats(item, "borderless", name, key)
         except Exception as exc:
             self._store_failed(exc, name)
             return ALLOWED
+        self._store_worked()
         return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())), name)
 
     async def message(self, conversation_id: str, address: str) -> Verdict:
@@ -117,7 +121,9 @@ class SocketLimits:
         count = self._sockets.get(address, 0)
         if self.shared is not None:
             try:
-                if not await self.shared.open(address, self.max_sockets):
+                took = await self.shared.open(address, self.max_sockets)
+                self._store_worked()
+                if not took:
                     return False
             except Exception as exc:  # Redis away: this process's own count still caps the address
                 self._store_failed(exc, "open socket")
@@ -137,6 +143,7 @@ class SocketLimits:
         if self.shared is not None:
             try:
                 await self.shared.close(address)
+                self._store_worked()
             except Exception as exc:  # its lease expires instead
                 self._store_failed(exc, "closed socket")
 

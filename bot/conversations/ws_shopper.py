@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from typing import Any
@@ -10,6 +11,7 @@ from fastapi import WebSocket
 from starlette.concurrency import run_in_threadpool
 
 from bot.conversations.catchup import SeqTracker
+from bot.conversations.errors import Invalid
 from bot.conversations.events import AGENTS_CHANNEL, conversation_channel
 from bot.conversations.ratelimit import Verdict
 from bot.conversations.runtime import ChatRuntime
@@ -141,6 +143,9 @@ class ShopperSocket(FrameSocket):
         if not verdict.allowed:
             await self.send(rate_limited(verdict, frame.client_id))
             return
+        if self.state == "bot":  # the model's head start while the message is stored (bot/nlu/early.py)
+            with contextlib.suppress(Invalid):  # the text as stored and answered: checked and redacted
+                self.runtime.engine_provider.prefetch(self.runtime.chat.check_text(frame.text))
         stored = await run_in_threadpool(self.runtime.chat.add_shopper_message, self.cid, frame.client_id,
                                          frame.text, frame.faq_id, self.id)
         self.seqs.add(stored.message.get("seq"))

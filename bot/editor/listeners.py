@@ -15,7 +15,8 @@ def register(bus: EventBus, db: Database) -> None:
     """Subscribe the missed-question hooks to ``bus``."""
 
     def on_bot_decided(event: BotDecided) -> None:
-        if event.action == "clarify" or (event.action == "handoff" and event.reason == "low_confidence"):
+        # record_bot_decision alone says which decisions are missed questions.
+        if event.action != "answer":
             with db.session() as session:
                 record_bot_decision(session, event)
 

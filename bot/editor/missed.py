@@ -76,8 +76,11 @@ def record_bot_decision(session: Session, decision: BotDecided) -> None:
     if decision.action == "clarify":
         reason = "clarify"
         faq_id = decision.suggested_faq_ids[0] if decision.suggested_faq_ids else None
-    elif (decision.action, decision.reason) in (("handoff", "low_confidence"), ("decline", "uncertain_match")):
-        # A decline for an uncertain match is the bot not knowing, like a low-confidence handoff (issue 7).
+    elif (decision.action, decision.reason) in (
+        ("handoff", "low_confidence"), ("decline", "uncertain_match"), ("decline", "unrelated")
+    ):
+        # A decline for an uncertain or no match is the bot not knowing, like a low-confidence handoff (issue 7):
+        # a question no entry is near may be the next entry to write.
         reason, faq_id = "low_confidence", None
     else:
         return

@@ -116,6 +116,10 @@ def save_entry(entry: Entry, faq_dir: Path) -> Path:
     return target
 
 
+#: The starter knowledge base shipped with the package (its ``intents/`` serve CSV stores and reference uses).
+STARTER_KB = Path(__file__).resolve().parents[2] / "knowledge_base"
+
+
 def load_intents(path: Path) -> dict[str, dict[str, list[str]]]:
     """``intents/<intent>.yaml`` -> {intent: {locale: [examples]}}."""
     out: dict[str, dict[str, list[str]]] = {}

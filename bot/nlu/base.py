@@ -50,6 +50,8 @@ class Embedder(Protocol):
 
     name: str
     dim: int
+    #: The cosine under which a question and a stored variant are unrelated on this model's scale (0: unknown).
+    relevance_floor: float
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 

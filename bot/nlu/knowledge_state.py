@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.knowledge import files
 from bot.knowledge.models import Entry, KnowledgeBase, Variant
 from bot.nlu.centering import LanguageCentering
 from bot.nlu.embedders import CachedEmbedder
@@ -61,6 +62,16 @@ class KnowledgeState:
     spelling: SpellingRepair | None = None
     #: The FAQ's one language when it has exactly one (None for a multilingual FAQ): queries may be translated to it.
     language: str | None = None
+    #: A centred state's variants once more, not centred: questions in the FAQ's own language are ranked on these.
+    #: Centring only needs to bridge languages; within one it sharpened the index's scores, so off-topic
+    #: questions got answered (CLINC150 val out-of-scope not answered 39 -> 65 %, in-scope 94.1 -> 95.5 %).
+    plain_index: VectorIndex | None = None
+
+    def index_for(self, lang: str | None) -> tuple[VectorIndex, bool]:
+        """The index a question in ``lang`` (None: not sure) is ranked on, and whether it (and the query) is centred."""
+        if self.plain_index is not None and lang == self.language:
+            return self.plain_index, False
+        return self.index, self.centred
 
 
 class LiveKnowledge:
@@ -103,12 +114,20 @@ class LiveKnowledge:
         language = next(iter(languages)) if len(languages) == 1 else None
         centred = self.settings.language_centering > 0 and language is not None
         if centred and self.centering is None:  # idempotent: a racing second estimate computes the same means
+            # From the bundled examples, not the store's: a language's mean is a property of the model and the
+            # language. A store's own intents can be one class in one language (CLINC150's out-of-scope lines):
+            # their mean is that class's direction, and removing it erased the class (val OOS recall 60 -> 34 %).
             self.centering = LanguageCentering.estimate(
-                self.embedder.embed_passages, self.intent_examples, self.settings.language_centering
+                self.embedder.embed_passages, files.load_intents(files.STARTER_KB), self.settings.language_centering
             )
-        vectors = self._variant_vectors(variants, centred, progress=progress)
+        plain = self.embedder.embed_passages([v.question for v in variants], progress=progress)
+        vectors = self.centre(plain, [v.locale for v in variants], centred)
         index = VectorIndex(self.embedder.dim)
         index.add(variants, vectors)
+        plain_index = None
+        if centred:
+            plain_index = VectorIndex(self.embedder.dim)
+            plain_index.add(variants, plain)
         classifier = self._train_classifier(variants, vectors, centred)
         spelling = self._spelling().extend(v.question for v in variants) if self.settings.spelling_repair else None
         log.info(
@@ -117,7 +136,9 @@ class LiveKnowledge:
             len(variants),
             time.perf_counter() - started,
         )
-        return KnowledgeState(kb, index, classifier, centred=centred, spelling=spelling, language=language)
+        return KnowledgeState(
+            kb, index, classifier, centred=centred, spelling=spelling, language=language, plain_index=plain_index
+        )
 
     def swap(self, kb: KnowledgeBase, build: Callable[[KnowledgeBase], KnowledgeState] | None = None) -> None:
         """Rebuild aside with ``build`` (default ``self.build``), then switch atomically (a reference assignment).
@@ -180,6 +201,7 @@ class LiveKnowledge:
         """A new state: ``base`` with ``changes`` applied; ``base`` is left untouched (shared segments)."""
         entries = dict(base.kb.entries)
         index = base.index.copy()
+        plain_index = base.plain_index.copy() if base.plain_index is not None else None
         inserted = False
         new_texts: list[str] = []
         for faq_id, entry in changes.items():
@@ -190,10 +212,14 @@ class LiveKnowledge:
                 entries[faq_id] = entry
             variants = self._entry_variants(entry)
             new_texts.extend(v.question for v in variants)
-            if variants:
-                index.replace_entry(faq_id, variants, self._variant_vectors(variants, base.centred))
-            else:
-                index.remove_entry(faq_id)
+            plain = self.embedder.embed_passages([v.question for v in variants]) if variants else None
+            for target, centred in ((index, base.centred), (plain_index, False)):
+                if target is None:
+                    continue
+                if plain is not None:
+                    target.replace_entry(faq_id, variants, self.centre(plain, [v.locale for v in variants], centred))
+                else:
+                    target.remove_entry(faq_id)
         if inserted:  # keep id order, so the classifier's training fingerprint matches a fresh load
             entries = dict(sorted(entries.items()))
         kb = KnowledgeBase(entries=entries, default_locale=base.kb.default_locale)
@@ -202,7 +228,7 @@ class LiveKnowledge:
         spelling = base.spelling.extend(new_texts) if base.spelling is not None else None
         return KnowledgeState(
             kb, index, base.classifier, classifier_fresh=False, centred=base.centred, spelling=spelling,
-            language=base.language,
+            language=base.language, plain_index=plain_index,
         )
 
     def status(self) -> dict[str, object]:

@@ -337,8 +337,7 @@ class EngineTools:
 
         kb_path = Path(kb_path or settings.kb_path)
         # As build_engine: a folder brings its own intents/, a CSV uses the bundled starter base's.
-        bundled = Path(__file__).resolve().parents[2] / "knowledge_base"
-        intent_dir = kb_path if (kb_path / "intents").is_dir() else bundled
+        intent_dir = kb_path if (kb_path / "intents").is_dir() else files.STARTER_KB
         inner = EMBEDDERS.create(settings.embedder, model=settings.embedder_model)
         return cls(CachedEmbedder(inner, settings.models_dir / "cache"), get_language_identifier(settings.langid),
                    files.load_intents(intent_dir))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -33,14 +32,16 @@ from bot.nlu.base import (
     Translator,
     Turn,
 )
+from bot.nlu.early import EarlyVectors
 from bot.nlu.embedders import EMBEDDERS, CachedEmbedder
-from bot.nlu.index import EntryScore, aggregate
+from bot.nlu.index import EntryScore, VectorIndex, aggregate
 from bot.nlu.intents import FAQ_INTENT, IntentPrediction
 from bot.nlu.knowledge_state import KnowledgeState, LiveKnowledge
 from bot.nlu.langid import get_language_identifier
 from bot.nlu.normalise import make_normaliser
 from bot.nlu.policy import PERSON_INTENTS, SMALL_TALK_INTENTS, PolicyOutcome, ThresholdPolicy
-from bot.nlu.stickiness import resolve_language
+from bot.nlu.scripts import message_signal, split_sentences
+from bot.nlu.stickiness import DEFAULT_POLICY, resolve_language
 from bot.nlu.translate import TRANSLATORS, translate_within
 from bot.settings import Settings
 
@@ -76,6 +77,7 @@ class AnswerEngine:
         self.policy = policy
         self.knowledge = LiveKnowledge(settings, embedder, intent_examples, kb)
         self.knowledge_sync = KnowledgeSync()
+        self._early = EarlyVectors()
 
     # ------------------------------------------------------------------ knowledge (see knowledge_state.py)
     # The editor, the benches and the tests drive live knowledge through the engine they were handed.
@@ -143,33 +145,57 @@ class AnswerEngine:
         text = self.validate(text)
         state = self.snapshot()  # one consistent snapshot for this message
         default = context.locale_hint.split("-")[0].lower() if context.locale_hint else state.kb.default_locale
-        lang = resolve_language(self.langid, text, context, default).lang
+        guess = resolve_language(self.langid, text, context, default)
+        lang = guess.lang
 
-        read = state.spelling.repair(text) if state.spelling is not None else text  # "envio" -> "envío"
-        parts = split_sentences(read) if self.settings.split_sentences else []
+        read, *parts = self._readings(state, text)
         translated = self._translate_question(state, read, lang)
-        # One call: the sentences and the translation ride along.
-        vectors = self.embedder.embed_queries([read, *parts, *translated])
+        plain = self._early.embed(self.embedder, [read, *parts])  # the message and its sentences in one call
+        if translated:
+            plain = np.vstack([plain, self.embedder.embed_queries(translated)])
         langs = [lang] * (1 + len(parts)) + [state.language or lang] * len(translated)
-        vectors = self.knowledge.centre(vectors, langs, state.centred)
+        vectors = self.knowledge.centre(plain, langs, state.centred)
         if translated:
             # Both readings, averaged (both unit norm: their mean direction). The translation alone measured worse
             # on dev (Portuguese dev_v2 handoff recall 88.9 -> 77.8 %): the original keeps what translation loses.
             vectors, both = vectors[:-1].copy(), vectors[0] + vectors[-1]
             vectors[0] = both / max(float(np.linalg.norm(both)), 1e-12)
-        query = vectors[0]
-        intent = state.classifier.predict(query)[0]
-        entries = self._rank(state, query, intent)
+        # The classifier reads the centred vectors; the index, for a question surely in a one-language FAQ's own
+        # language, the plain ones (KnowledgeState.plain_index). "Surely": one word ("envío", "Kargo") falls back
+        # to the FAQ's language without evidence, and then only the centred index bridges the languages.
+        sure = guess.confidence >= DEFAULT_POLICY.first_confidence
+        index, centred = state.index_for(lang if sure else None)
+        looks = vectors if centred == state.centred else plain
+        intent = state.classifier.predict(vectors[0])[0]
+        entries = self._rank(index, looks[0], intent)
         if parts:
-            intent, entries = self._find_the_question(state, intent, entries, vectors[1:])
-        elif intent.intent in SMALL_TALK_INTENTS and not self._is_small_talk(text, query, entries, state.centred):
+            intent, entries = self._find_the_question(state, index, intent, entries, vectors[1:], looks[1:])
+        elif intent.intent in SMALL_TALK_INTENTS and not self._is_small_talk(text, looks[0], entries, centred):
             intent = replace(intent, intent=FAQ_INTENT, confidence=intent.probabilities.get(FAQ_INTENT, 0.0))
-        outcome = self.policy.decide(intent, entries, context, text)
+        relevant = bool(parts) or self._relevant(read, entries, centred)
+        outcome = self.policy.decide(intent, entries, context, text, relevant=relevant)
 
         decision = self._compose(state, outcome, intent.intent, intent.confidence, lang, entries)
         context.lang = lang
         context.turns.append(Turn(lang=lang, action=decision.action, unresolved=decision.action == "clarify"))
         return decision
+
+    def prefetch(self, text: str) -> None:
+        """Embed a message before its turn (the server calls this while it stores the message; bot/nlu/early.py).
+
+        ``respond`` for the same text then takes these vectors instead of embedding again.
+        """
+        try:
+            text = self.validate(text)
+        except InvalidMessage:
+            return
+        readings = self._readings(self.snapshot(), text)
+        self._early.put(readings, self.embedder.embed_queries(readings))
+
+    def _readings(self, state: KnowledgeState, text: str) -> list[str]:
+        """What is embedded of a message: the message as read (spelling repaired), then each of its sentences."""
+        read = state.spelling.repair(text) if state.spelling is not None else text  # "envio" -> "envío"
+        return [read, *(split_sentences(read) if self.settings.split_sentences else [])]
 
     def _translate_question(self, state: KnowledgeState, text: str, lang: str) -> list[str]:
         """A one-language FAQ asked in another language: the question machine-translated into the FAQ's ([] if not).
@@ -204,23 +230,30 @@ class AnswerEngine:
         return self.knowledge.small_talk_similarity(query, centred) >= max(e.similarity for e in entries)
 
     def _find_the_question(
-        self, state: KnowledgeState, intent: IntentPrediction, entries: list[EntryScore], parts: np.ndarray
+        self,
+        state: KnowledgeState,
+        index: VectorIndex,
+        intent: IntentPrediction,
+        entries: list[EntryScore],
+        parts: np.ndarray,
+        looks: np.ndarray,
     ) -> tuple[IntentPrediction, list[EntryScore]]:
         """A long message: the question may be one sentence among greetings, context and thanks.
 
         Each sentence the classifier reads as an FAQ question is ranked on its own; the reading (whole
-        message or one sentence) whose best entry is surest wins. A request for a person in any sentence
-        counts as much as in the whole message; a complaint is judged on the whole (tone spans sentences).
+        message or one sentence) whose best entry is surest wins. A sentence that is a request for a person
+        counts as much as the whole message; a complaint is judged on the whole (tone spans sentences).
         """
         best_intent, best_entries = intent, entries
         # A greeting or thanks around a question does not make the message small talk: any question sentence wins.
         top = entries[0].score if entries and intent.intent not in SMALL_TALK_INTENTS else -1.0
         asks_person = intent.probabilities.get("human_request", 0.0)
-        for vector, part in zip(parts, state.classifier.predict(parts), strict=True):
-            asks_person = max(asks_person, part.probabilities.get("human_request", 0.0))
+        for look, part in zip(looks, state.classifier.predict(parts), strict=True):
+            if part.intent == "human_request":  # not a runner-up: a lone "안녕하세요." can be 0.3 human_request
+                asks_person = max(asks_person, part.confidence)
             if part.intent != FAQ_INTENT:
                 continue
-            ranked = self._rank(state, vector, part)
+            ranked = self._rank(index, look, part)
             if ranked and ranked[0].score > top:
                 best_intent, best_entries, top = part, ranked, ranked[0].score
         probabilities = {**best_intent.probabilities, "human_request": asks_person}
@@ -231,9 +264,23 @@ class AnswerEngine:
             best_intent, intent=combined, confidence=probabilities[combined], probabilities=probabilities
         ), best_entries
 
-    def _rank(self, state: KnowledgeState, query: np.ndarray, intent: IntentPrediction) -> list[EntryScore]:
+    def _relevant(self, text: str, entries: list[EntryScore], centred: bool) -> bool:
+        """Whether the best entry is related to a one-sentence question at all (False: decline as unrelated).
+
+        Judged only on plain cosines (a multilingual FAQ, or a question in a one-language FAQ's own language):
+        centred ones, across languages, are on another scale. And only on questions of a few words: the floor
+        is calibrated on whole questions, and a topic word ("order", "Rechnung") or a story of several sentences
+        is far from every whole-sentence variant by nature, yet means an entry (the caller skips the latter).
+        """
+        floor = self.settings.min_similarity
+        floor = getattr(self.embedder, "relevance_floor", 0.0) if floor is None else floor
+        if centred or not entries or message_signal(text).words < RELEVANCE_MIN_WORDS:
+            return True
+        return entries[0].similarity >= floor
+
+    def _rank(self, index: VectorIndex, query: np.ndarray, intent: IntentPrediction) -> list[EntryScore]:
         """Entries by probability: the index's best cosine per entry fused with the classifier's guess."""
-        entries = aggregate(state.index.search(query, k=40))
+        entries = aggregate(index.search(query, k=40))
         sims = np.array([e.similarity for e in entries])
         return fuse(entries, sims, intent, self.settings.fusion_weight, self.settings.fusion_temperature)
 
@@ -302,18 +349,8 @@ class AnswerEngine:
         return content.display_title() if content else entry.best.question
 
 
-#: Sentence ends: Latin and other punctuation followed by a space, CJK full stops (no space), line breaks.
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？；])|\n+")
-#: At most this many sentences are read on their own (the rest only as part of the whole message).
-MAX_SENTENCES = 6
-
-
-def split_sentences(text: str) -> list[str]:
-    """The sentences of ``text`` when it has at least two (else ``[]``: the whole message is the one reading)."""
-    parts = [p.strip() for p in _SENTENCE_END.split(text)]
-    parts = [p for p in parts if len(p) >= 2]
-    return parts[:MAX_SENTENCES] if len(parts) >= 2 else []
-
+#: The relevance floor judges messages of at least this many words (CJK: one per two characters).
+RELEVANCE_MIN_WORDS = 3
 
 def fuse(
     entries: list[EntryScore], sims: np.ndarray, intent: IntentPrediction, weight: float, temperature: float
@@ -344,7 +381,7 @@ def build_engine(
     kb_path = Path(settings.kb_path)
     if kb is None:
         kb = files.load(kb_path)
-    intent_dir = kb_path if kb_path.is_dir() else Path(__file__).resolve().parents[2] / "knowledge_base"
+    intent_dir = kb_path if kb_path.is_dir() else files.STARTER_KB
     if intent_examples is None:
         intent_examples = files.load_intents(intent_dir)
     inner = EMBEDDERS.create(settings.embedder, model=settings.embedder_model)

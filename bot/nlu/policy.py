@@ -44,7 +44,10 @@ class ThresholdPolicy:
        a non-FAQ intent at least ``intent_threshold`` sure decides: human request and complaint hand
        off, out-of-scope is declined (what the bot can help with, plus an offer of a person);
        greeting and thanks get a short reply;
-    2. the best entry at least ``answer_threshold`` sure: answer it;
+    2. no entry is related at all (``relevant`` False: the engine's relevance floor on the best variant's
+       cosine): decline (``unrelated``), whatever the probabilities say: they are relative, and an off-topic
+       question among 150 entries still has a likeliest one; else the best entry at least
+       ``answer_threshold`` sure: answer it;
     3. the best entry at least ``clarify_threshold`` sure and a second entry really close (at least
        ``close_ratio`` of the best): clarify with the up to 3 close entries, unless the previous
        turns were already unresolved (``max_unresolved_turns`` in a row hand off); a lone uncertain
@@ -80,6 +83,7 @@ class ThresholdPolicy:
         entries: list[EntryScore],
         context: ConversationContext,
         text: str = "",
+        relevant: bool = True,
     ) -> PolicyOutcome:
         last = context.turns[-1] if context.turns else None
         if last is not None and last.action == "decline" and text and is_yes(text):
@@ -102,6 +106,8 @@ class ThresholdPolicy:
                 return PolicyOutcome("decline", "out_of_scope", intent.confidence)
             return PolicyOutcome("handoff", intent.intent, intent.confidence)
 
+        if best is not None and not relevant:
+            return PolicyOutcome("decline", "unrelated", top)
         if best is not None and top >= self.answer_threshold:
             return PolicyOutcome("answer", "faq_match", top, faq_id=best.faq_id)
         if best is None or top < self.clarify_threshold:

@@ -151,3 +151,16 @@ def _dominant_script(votes: Mapping[str, int]) -> str | None:
         if decisive[best] >= _DECISIVE_SHARE * total:
             return best
     return max(grouped, key=lambda s: grouped[s])
+
+
+#: Sentence ends: Latin and other punctuation followed by a space, CJK full stops (no space), line breaks.
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？；])|\n+")
+#: At most this many sentences are read on their own (the rest only as part of the whole message).
+MAX_SENTENCES = 6
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of ``text`` when it has at least two (else ``[]``: the whole message is the one reading)."""
+    parts = [p.strip() for p in _SENTENCE_END.split(text)]
+    parts = [p for p in parts if len(p) >= 2]
+    return parts[:MAX_SENTENCES] if len(parts) >= 2 else []

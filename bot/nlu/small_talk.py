@@ -6,9 +6,9 @@ letters, not meaning, and single words sit far from the full-sentence question v
 greeting or thanks almost always contains a greeting or thanks word ("hola", "Danke schön, tschüss!",
 "在吗？有人吗"), so the engine greets or thanks only when the message contains one of the examples
 (knowledge_base/intents/greeting.yaml, thanks_goodbye.yaml) as whole words, compared without case,
-accents or punctuation. One typo ("Hllo", "mrci", "GGuten Tag") still counts for examples of at
-least five letters: shorter ones are one typo away from too many words ("nara", Polish for bye,
-and "para", Turkish for money).
+accents or punctuation. One typo ("Hllo", "mrci", "GGuten Tag"; the same edits as the spelling
+repair, by SymSpell) still counts for examples of at least five letters: shorter ones are one typo
+away from too many words ("nara", Polish for bye, and "para", Turkish for money).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 from bot.nlu.normalise import normalise
+from bot.nlu.spelling import OneTypo
 
 _WORDS = re.compile(r"\w+")
 #: Scripts written without spaces between words (Han, Kana): an example counts anywhere inside a message.
@@ -28,12 +29,6 @@ MIN_FUZZY_LETTERS = 5
 def words(text: str) -> str:
     """``text`` as lower-case, accent-free words separated by single spaces (punctuation dropped)."""
     return " ".join(_WORDS.findall(normalise(text, fold_accents=True)))
-
-
-def _one_deletion(phrase: str) -> set[str]:
-    """``phrase`` and every string one letter shorter: two strings share one when they are one typo apart
-    (a letter dropped, added or changed, or two letters swapped: symmetric deletion)."""
-    return {phrase} | {phrase[:i] + phrase[i + 1 :] for i in range(len(phrase))}
 
 
 def _windows(tokens: list[str], longest: int) -> Iterator[str]:
@@ -51,7 +46,7 @@ class SmallTalkLexicon:
         self.spaced = {p for p in phrases if not _UNSPACED.search(p)}
         self.unspaced = phrases - self.spaced
         self.longest = max((len(p.split()) for p in phrases), default=1)
-        self.fuzzy = {d for p in phrases if len(p.replace(" ", "")) >= MIN_FUZZY_LETTERS for d in _one_deletion(p)}
+        self.fuzzy = OneTypo(p for p in phrases if len(p.replace(" ", "")) >= MIN_FUZZY_LETTERS)
 
     def contains_example(self, text: str) -> bool:
         """True when some greeting or thanks example occurs in ``text`` (whole words; anywhere for Han/Kana),
@@ -61,7 +56,7 @@ class SmallTalkLexicon:
         if any(p in message for p in self.unspaced) or any(f" {p} " in padded for p in self.spaced):
             return True
         return any(
-            not self.fuzzy.isdisjoint(_one_deletion(window))
+            self.fuzzy.near(window)
             for window in _windows(message.split(), self.longest)
             if len(window.replace(" ", "")) >= MIN_FUZZY_LETTERS - 1
         )

@@ -25,7 +25,6 @@ import unicodedata
 from collections.abc import Callable, Iterable
 
 from symspellpy import SymSpell, Verbosity
-from symspellpy.suggest_item import SuggestItem
 from wordfreq import available_languages, zipf_frequency
 
 from bot.nlu.normalise import fold_case
@@ -115,7 +114,7 @@ class SpellingRepair:
             return None
         near: set[str] = set()
         for layer in self._layers:
-            near.update(s.term for s in layer.lookup(word))
+            near.update(layer.near(word))
             if len(near) > 1:
                 return None
         # Checked last: most unknown words have no single neighbour, and this is the slower test.
@@ -131,19 +130,30 @@ class SpellingRepair:
         return found[:1].upper() + found[1:] if typed[:1].isupper() else found
 
 
+class OneTypo:
+    """Which of some terms are one typo from a text: a letter dropped, added or changed, or two neighbours swapped
+    (Damerau-OSA distance at most 1, by SymSpell). Terms may be phrases: a space is one more character."""
+
+    def __init__(self, terms: Iterable[str]) -> None:
+        terms = list(terms)
+        # Prefix as long as any term, so an edit anywhere counts; count 1 each: no term is likelier than another.
+        self._symspell = SymSpell(max_dictionary_edit_distance=1,
+                                  prefix_length=max([64, *(len(t) + 1 for t in terms)]))
+        for t in terms:
+            self._symspell.create_dictionary_entry(t, 1)
+
+    def near(self, text: str) -> list[str]:
+        """The terms at most one typo from ``text`` (``text`` itself when it is one)."""
+        return [s.term for s in self._symspell.lookup(text, Verbosity.ALL, max_edit_distance=1)]
+
+
 class _Layer:
-    """One set of vocabulary words with its two lookups: by folded form, and SymSpell at edit distance 1."""
+    """One set of vocabulary words with its two lookups: by folded form, and one typo away."""
 
     def __init__(self, words: set[str]) -> None:
         self.words = frozenset(words)
         self.by_fold: dict[str, set[str]] = {}
         for w in self.words:
             self.by_fold.setdefault(fold(w), set()).add(w)
-        # Prefix as long as any word, so an edit anywhere counts; count 1 each: no word is likelier than another.
-        self._symspell = SymSpell(max_dictionary_edit_distance=1, prefix_length=64)
-        for w in self.words:
-            if len(w) >= MIN_TYPO_LETTERS - 1:  # a doubled letter makes a 4-letter word a 5-letter typo
-                self._symspell.create_dictionary_entry(w, 1)
-
-    def lookup(self, word: str) -> list[SuggestItem]:
-        return self._symspell.lookup(word, Verbosity.ALL, max_edit_distance=1)
+        # A doubled letter makes a 4-letter word a 5-letter typo.
+        self.near = OneTypo(w for w in self.words if len(w) >= MIN_TYPO_LETTERS - 1).near

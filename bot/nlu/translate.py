@@ -13,29 +13,24 @@ import importlib
 import logging
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from bot.nlu.base import Registry, Translator
+from bot.nlu.time_limit import TimeLimitedPool
 
 log = logging.getLogger(__name__)
 
 TRANSLATORS = Registry("translator")
-#: Question translations run here so a slow one can be abandoned after its budget (the thread finishes on its own).
-_QUERY_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="query-translate")
+#: Question translations run here so a slow one can be abandoned after its budget.
+_QUERY_POOL = TimeLimitedPool(workers=2, name="query-translate")
 
 
 def translate_within(translator: Translator, text: str, source: str, target: str, budget: float) -> str | None:
     """``text`` translated, or None when the translator fails or takes longer than ``budget`` seconds."""
-    future = _QUERY_POOL.submit(translator.translate, text, source, target)
-    try:
-        return future.result(timeout=budget) or None
-    except FutureTimeout:
-        log.info("question translation %s->%s took over %.2fs; answering from the original", source, target, budget)
-    except Exception as exc:
-        log.warning("question translation %s->%s failed: %s", source, target, exc)
-    return None
+    # Over budget is routine for a question (the engine answers from the original): info, not a warning.
+    return _QUERY_POOL.call(translator.translate, text, source, target, limit=budget,
+                            what=f"question translation {source}->{target}", instead="answering from the original",
+                            slow_level=logging.INFO) or None
 
 
 @TRANSLATORS.register("none")

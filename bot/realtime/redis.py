@@ -28,6 +28,7 @@ import redis.asyncio as redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from bot.realtime.outage import OutageLog
 from bot.realtime.pubsub import RESYNC, InMemoryPubSub, Subscription
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ class RedisPubSub:
         self._healthy = asyncio.Event()
         self._closing = False
         self.outages = 0
-        self._warned = False
+        self._outage = OutageLog(log)  # once per outage: sockets poll meanwhile, nothing to remind anyone of
         #: Something was published while the link was down, so the other processes missed it.
         self._unrelayed = False
 
@@ -105,9 +106,8 @@ class RedisPubSub:
         too, else nothing would ever mark the link healthy again."""
         if self._healthy.is_set():
             self._healthy.clear()
-            self._warned = True
             self.outages += 1
-            log.warning("Redis relay unreachable (%s); sockets fall back to polling the database", exc)
+            self._outage.failed("Redis relay unreachable (%s); sockets fall back to polling the database", exc)
             asyncio.get_running_loop().create_task(self._resync_local())
         if restart and self._reader is not None and self._reader is not asyncio.current_task():
             self._reader.cancel()
@@ -174,12 +174,9 @@ class RedisPubSub:
                 self._pubsub = pubsub
                 await self._redis.ping()
                 if not self._healthy.is_set():
-                    if self.outages:
-                        log.warning("Redis relay is back; sockets catch up from the database")
-                    else:
+                    if not self._outage.recovered("Redis relay is back; sockets catch up from the database"):
                         log.info("Redis relay connected (node %s)", self.node)
                     self._healthy.set()
-                    self._warned = False
                     await self._resync_local()  # what was published while we were away or subscribing
                     # What this process committed while cut off was never published: the others catch up too.
                     # Only then: a plain first connect would make every other process's sockets re-read the
@@ -195,9 +192,9 @@ class RedisPubSub:
             except (redis.RedisError, OSError, TimeoutError) as exc:
                 if self._healthy.is_set():
                     self._lost(exc)
-                elif not self._warned:
-                    self._warned = True
-                    log.warning("Redis relay unreachable (%s); sockets poll the database until it is back", exc)
+                else:  # never connected yet, or still away (then nothing is logged again)
+                    self._outage.failed("Redis relay unreachable (%s); sockets poll the database until it is back",
+                                        exc)
             except Exception:
                 log.exception("Redis relay reader failed")
                 self._lost(RuntimeError("reader failed"))

@@ -13,12 +13,12 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
 from bot.nlu.base import SUPPORTED_LOCALES, Translator
+from bot.nlu.time_limit import TimeLimitedPool, result_by
 from bot.settings import Settings
 from bot.translation.protect import compile_glossary, translate_protected
 
@@ -105,8 +105,8 @@ class TranslationService:
         self._pairs: dict[tuple[str, str], Pair] | None = None
         self._inflight: dict[tuple[str, Pair], Future[str]] = {}
         self._retry_at = 0.0
-        # Translations run here so a slow one can be abandoned after ``timeout`` (the thread finishes on its own).
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="translate")
+        # Translations run here so a slow one can be abandoned after ``timeout`` (and cached when it finishes).
+        self._pool = TimeLimitedPool(workers=4, name="translate")
         self.hits = 0
         self.misses = 0
 
@@ -205,14 +205,10 @@ class TranslationService:
             future = pending.get(text)
             if future is None or results[i] is not None:
                 continue
-            try:
-                results[i] = Translation(pair.target, future.result(timeout=max(0.0, deadline - time.monotonic())),
-                                         pair.engine)
-            except FutureTimeout:
-                log.warning("translation %s->%s (%s) took over %.1f s; showing the original",
-                            pair.source, pair.target, pair.engine, self.timeout)
-            except Exception as exc:
-                log.warning("translation %s->%s (%s) failed: %s", pair.source, pair.target, pair.engine, exc)
+            translated = result_by(future, deadline, limit=self.timeout, instead="showing the original",
+                                   what=f"translation {pair.source}->{pair.target} ({pair.engine})")
+            if translated is not None:
+                results[i] = Translation(pair.target, translated, pair.engine)
         return results
 
     def _submit(self, text: str, pair: Pair) -> Future[str]:
@@ -240,4 +236,4 @@ class TranslationService:
         return text
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.close()
