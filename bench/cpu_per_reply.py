@@ -19,7 +19,7 @@ round, and the warm-up uses other texts, so nothing is answered twice by one pro
 and the OpenMP workers it started, kernel name ``bl-engine``), the event loop (main thread) and the rest
 (threadpool: database work). Rounds alternate bare / server so that machine noise hits both alike. Prints a
 table per round and the median ratio (server CPU per reply / bare CPU per message) over the rounds.
-Several server variants (``--variant``, e.g. ``1-thread:BORDERLESS_ENGINE_THREADS=1``) run side by side,
+Several server variants (``--variant``, e.g. ``all-threads:BORDERLESS_ENGINE_THREADS=0``) run side by side,
 each its own process, interleaved in every round.
 
 Both sides run with ``OMP_WAIT_POLICY=PASSIVE`` (the server's default, see bot/serve.py) unless the environment
@@ -164,6 +164,8 @@ def spawn_server(port: int, data: Path, database_url: str | None, env_extra: dic
         "PYTHONPATH": str(REPO),
         "BORDERLESS_SHOPPER_RATE_PER_MINUTE": "100000",
         "BORDERLESS_ADDRESS_RATE_PER_MINUTE": "1000000",
+        # every handoff starts a new conversation from the same address
+        "BORDERLESS_ADDRESS_CONVERSATIONS_PER_MINUTE": "1000000",
         **env_extra,
     }
     if database_url:
@@ -216,8 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="NAME:ENV=VALUE,...",
-        help="a server variant with extra environment (default: 'server:' and "
-        "'server-1-thread:BORDERLESS_ENGINE_THREADS=1')",
+        help="a server variant with extra environment (default: 'server:', the defaults; e.g. "
+        "'all-threads:BORDERLESS_ENGINE_THREADS=0' adds a server whose model uses every core)",
     )
     parser.add_argument("--bare-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -228,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     # Like with like: the bare worker and the servers run under the same OpenMP wait policy. `borderless serve`
     # defaults to PASSIVE (bot/serve.py); the bare worker gets it here unless the environment says otherwise.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    specs = args.variant or ["server:", "server-1-thread:BORDERLESS_ENGINE_THREADS=1"]
+    specs = args.variant or ["server:"]
     variants: list[tuple[str, dict[str, str]]] = []
     for spec in specs:
         name, _, env_spec = spec.partition(":")
