@@ -35,7 +35,7 @@ def test_asking_for_a_human_queues_the_conversation(server: LiveServer) -> None:
         assert reply["action"] == "handoff"
         state = s.wait_for(lambda f: f["type"] == "state")
         assert state["state"] == "queued"
-        detail = server.app.state.chat.chat.detail(s.conversation_id)
+        detail = server.app.state.chat.desk.detail(s.conversation_id)
         bot = next(m for m in detail["messages"] if m["role"] == "bot")
         assert bot["reason"] and bot["confidence"] is not None and bot["intent"]
         assert detail["handoffs"][0]["reason"] == bot["reason"]

@@ -326,7 +326,7 @@ def test_chat_records_missed_questions_and_agents_answers_become_drafts(client: 
 
     ana = Principal(2, "ana", "Ana", "admin", ())
     assert handoff.claim(conv, ana)[0]
-    chat.agent_reply(conv, ana, "No, accettiamo solo carte e PayPal.")
+    client.app.state.chat.desk.agent_reply(conv, ana, "No, accettiamo solo carte e PayPal.")
 
     groups = client.get("/api/editor/missed/groups", headers=ed).json()
     texts = sorted(e["text"] for g in groups for e in g["examples"])

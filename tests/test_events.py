@@ -47,7 +47,7 @@ def test_a_conversation_publishes_its_life_in_order(app: Any) -> None:
 
     conv = queued_conversation(app, "en", "I need a human", "orders")
     assert handoff.claim(conv, ana)[0]
-    chat.agent_reply(conv, ana, "Hello, I am Ana")
+    app.state.chat.desk.agent_reply(conv, ana, "Hello, I am Ana")
     handoff.resolve(conv, ana)
     chat.set_rating(conv, 4)
     chat.add_shopper_message(conv, "again-1", "one more thing")  # reopens
@@ -95,7 +95,7 @@ def test_a_failing_listener_is_logged_and_the_chat_goes_on(app: Any, caplog: pyt
     with caplog.at_level(logging.ERROR, logger="bot.events.bus"):
         conv = queued_conversation(app)
     assert "listener test.broken failed on bot_decided" in caplog.text
-    assert app.state.chat.chat.detail(conv)["state"] == "queued"
+    assert app.state.chat.desk.detail(conv)["state"] == "queued"
     assert "handed_off" in [e.name for e in seen]  # later listeners and events still ran
 
 

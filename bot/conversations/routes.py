@@ -43,7 +43,7 @@ async def list_conversations(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict]:
     """The conversations you hold (``scope=mine``), or the latest of every one (``scope=all``)."""
-    return await run_in_threadpool(runtime_of(request).chat.list_for, user, state, scope == "mine", limit)
+    return await run_in_threadpool(runtime_of(request).desk.list_for, user, state, scope == "mine", limit)
 
 
 @router.get("/{conversation_id}", response_model=ConversationDetail)
@@ -54,7 +54,7 @@ async def get_conversation(conversation_id: ConversationId, request: Request, us
     in a language other than your reading language (your first language) carry ``translation`` when a translator
     covers the pair."""
     try:
-        return await run_in_threadpool(runtime_of(request).chat.detail, conversation_id, user)
+        return await run_in_threadpool(runtime_of(request).desk.detail, conversation_id, user)
     except ChatError as exc:
         raise http_error(exc) from None
 
@@ -68,7 +68,7 @@ async def post_message(conversation_id: ConversationId, body: ReplyBody, request
     sends your text as written, with ``translation_note``."""
     runtime = runtime_of(request)
     try:
-        stored = await run_in_threadpool(runtime.chat.agent_reply, conversation_id, user, body.text, body.client_id,
+        stored = await run_in_threadpool(runtime.desk.agent_reply, conversation_id, user, body.text, body.client_id,
                                          body.translate)
     except ChatError as exc:
         raise http_error(exc) from None
@@ -82,7 +82,7 @@ async def translation_preview(conversation_id: ConversationId, body: TextBody, r
     """What the shopper would read if you sent ``text`` with ``translate``, and its back-translation into your
     reading language, so you can check it first. Nothing is stored or sent."""
     try:
-        return await run_in_threadpool(runtime_of(request).chat.preview_reply, conversation_id, user, body.text)
+        return await run_in_threadpool(runtime_of(request).desk.preview_reply, conversation_id, user, body.text)
     except ChatError as exc:
         raise http_error(exc) from None
 
@@ -92,7 +92,7 @@ async def post_note(conversation_id: ConversationId, body: TextBody, request: Re
     """An internal note; the shopper never sees it."""
     runtime = runtime_of(request)
     try:
-        note, outbox = await run_in_threadpool(runtime.chat.add_note, conversation_id, user, body.text)
+        note, outbox = await run_in_threadpool(runtime.desk.add_note, conversation_id, user, body.text)
     except ChatError as exc:
         raise http_error(exc) from None
     await runtime.publish(outbox)

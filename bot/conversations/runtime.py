@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.auth.presence import AgentPresence
 from bot.auth.service import resolve_secret_key
+from bot.conversations.desk import AgentDesk
 from bot.conversations.engine import EngineProvider, fallback_decision
 from bot.conversations.errors import NotFound
 from bot.conversations.events import Outbox, conversation_channel
@@ -46,6 +47,7 @@ class ChatRuntime:
         #: The handoff domain's service (``bot.handoff.service.HandoffService``).
         self.handoff = handoff
         self.chat = ChatService(db, settings, resolve_secret_key(settings), handoff, translation, redact)
+        self.desk = AgentDesk(self.chat)
         self.popular = PopularQuestions(settings.widget_popular, settings.kb_path, engine_provider.knowledge)
         self.limits = SocketLimits(settings)
         self._locks: dict[str, list[Any]] = {}  # id -> [lock, users]
