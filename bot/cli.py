@@ -138,7 +138,8 @@ def cmd_kb_import(args: argparse.Namespace) -> int:
 
 
 def cmd_kb_lint(args: argparse.Namespace) -> int:
-    from bot.nlu.lint import EngineTools, lint, with_lines
+    from bot.nlu.lint import EngineTools, lint
+    from bot.nlu.lint_lines import with_lines
 
     settings = _settings(args)
     kb = files.load(settings.kb_path)

@@ -12,7 +12,8 @@ import pytest
 from bot.cli import main
 from bot.knowledge import files
 from bot.knowledge.models import Entry, KnowledgeBase, LocaleContent
-from bot.nlu.lint import EmptyAnswer, EnglishUiPath, LintContext, lint, warnings_for, with_lines
+from bot.nlu.lint import EmptyAnswer, EnglishUiPath, LintContext, lint, warnings_for
+from bot.nlu.lint_lines import with_lines
 
 REPO = Path(__file__).resolve().parents[1]
 PLANTED_PERSON = "Ich möchte bitte mit einem Mitarbeiter sprechen"
