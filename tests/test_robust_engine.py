@@ -104,7 +104,7 @@ def test_topic_words_never_get_small_talk_and_greetings_do(engine):
 
 
 def test_small_talk_needs_a_greeting_or_thanks_example_in_the_message(engine):
-    lexicon = engine.knowledge.small_talk_lexicon()
+    lexicon = engine.knowledge.examples.small_talk_lexicon()
     for text in ("Hola!", "GGuten Tag!", "Hllo", "mrci !", "你好，在吗", "thanks, bye"):
         assert lexicon.contains_example(text), text
     # Letters shared with a greeting are not a greeting; one typo from a short example ("kara"/"nara") is not either.

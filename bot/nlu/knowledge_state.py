@@ -30,11 +30,10 @@ from bot.knowledge import files
 from bot.knowledge.models import Entry, KnowledgeBase, Variant
 from bot.nlu.centering import LanguageCentering
 from bot.nlu.embedders import CachedEmbedder
+from bot.nlu.examples import IntentExampleViews
 from bot.nlu.index import VectorIndex
 from bot.nlu.intents import FAQ_INTENT, FAQ_PREFIX, MAX_ENTRY_CLASSES, LogisticIntentClassifier, training_fingerprint
-from bot.nlu.policy import SMALL_TALK_INTENTS
-from bot.nlu.small_talk import SmallTalkLexicon
-from bot.nlu.spelling import CommonWords, SpellingRepair, words_of
+from bot.nlu.spelling import SpellingRepair
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -91,9 +90,8 @@ class LiveKnowledge:
         self.embedder = embedder
         self.intent_examples = intent_examples
         self.centering: LanguageCentering | None = None  # estimated on the first one-language build
-        self._small_talk: dict[bool, np.ndarray] = {}  # built on first use (see small_talk_similarity)
-        self._intent_spelling: SpellingRepair | None = None  # the intent examples' words; built on first use
-        self._small_talk_lexicon: SmallTalkLexicon | None = None
+        #: Greeting/thanks vectors and phrases, the examples' vocabulary: built on first use (bot/nlu/examples.py).
+        self.examples = IntentExampleViews(intent_examples, embedder, self.centre)
         self._swap_lock = threading.Lock()
         self._rebuild_lock = threading.Lock()  # one full rebuild at a time
         self._train_lock = threading.Lock()  # one classifier training (and artifact write) at a time
@@ -129,7 +127,9 @@ class LiveKnowledge:
             plain_index = VectorIndex(self.embedder.dim)
             plain_index.add(variants, plain)
         classifier = self._train_classifier(variants, vectors, centred)
-        spelling = self._spelling().extend(v.question for v in variants) if self.settings.spelling_repair else None
+        spelling = None
+        if self.settings.spelling_repair:
+            spelling = self.examples.spelling().extend(v.question for v in variants)
         log.info(
             "knowledge state built: %d entries, %d variants in %.2fs",
             len(kb.published()),
@@ -261,41 +261,6 @@ class LiveKnowledge:
         """Embeddings of question variants as the index and classifier use them (language-centred if ``centred``)."""
         vectors = self.embedder.embed_passages([v.question for v in variants], progress=progress)
         return self.centre(vectors, [v.locale for v in variants], centred)
-
-    def small_talk_similarity(self, query: np.ndarray, centred: bool = False) -> float:
-        """Cosine of ``query`` (as the engine embeds it) to the nearest greeting or thanks example, any language.
-
-        The intent classifier alone called "order", "Rechnung" or "送料" thanks: one-word messages sit near
-        the short small-talk examples. A message is small talk only if a real greeting or thanks is nearer
-        to it than any question variant (pipeline.py); these ~900 vectors do not depend on the FAQ.
-        """
-        if centred not in self._small_talk:
-            texts: list[str] = []
-            langs: list[str] = []
-            for intent in SMALL_TALK_INTENTS:
-                for lang, examples in self.intent_examples.get(intent, {}).items():
-                    texts.extend(examples)
-                    langs.extend([lang] * len(examples))
-            vectors = self.embedder.embed_passages(texts) if texts else np.zeros((1, self.embedder.dim), np.float32)
-            self._small_talk[centred] = self.centre(vectors, langs, centred) if texts else vectors
-        return float((self._small_talk[centred] @ query).max())
-
-    def _spelling(self) -> SpellingRepair:
-        """The intent examples' vocabulary, all locales (built once: it does not depend on the FAQ)."""
-        if self._intent_spelling is None:
-            texts = (e for by_locale in self.intent_examples.values() for ex in by_locale.values() for e in ex)
-            langs = {lang for by_locale in self.intent_examples.values() for lang in by_locale}
-            self._intent_spelling = SpellingRepair(words_of(texts), CommonWords(langs))
-        return self._intent_spelling
-
-    def small_talk_lexicon(self) -> SmallTalkLexicon:
-        """The greeting and thanks examples as phrases to find inside a message (bot/nlu/small_talk.py)."""
-        if self._small_talk_lexicon is None:
-            examples = self.intent_examples
-            self._small_talk_lexicon = SmallTalkLexicon(
-                e for intent in SMALL_TALK_INTENTS for per_lang in examples.get(intent, {}).values() for e in per_lang
-            )
-        return self._small_talk_lexicon
 
     def signature(self, centred: bool) -> str:
         """What the vectors depend on besides the texts: model, normalisation, centring (for the fingerprint)."""

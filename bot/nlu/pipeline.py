@@ -225,9 +225,9 @@ class AnswerEngine:
         """
         if not entries or not self.settings.small_talk_check:
             return True
-        if not self.knowledge.small_talk_lexicon().contains_example(text):
+        if not self.knowledge.examples.small_talk_lexicon().contains_example(text):
             return False
-        return self.knowledge.small_talk_similarity(query, centred) >= max(e.similarity for e in entries)
+        return self.knowledge.examples.small_talk_similarity(query, centred) >= max(e.similarity for e in entries)
 
     def _find_the_question(
         self,
