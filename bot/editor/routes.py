@@ -23,7 +23,7 @@ from bot.auth.service import Principal
 from bot.db.types import utcnow
 from bot.editor import content as C
 from bot.editor import formats as F
-from bot.editor import missed, service, transfer
+from bot.editor import missed, reads, service, transfer
 from bot.editor.live import KnowledgeLive, install, supports_live  # noqa: F401  (install: create_app calls it)
 from bot.editor.live import preview as preview_decisions
 from bot.editor.models import KbEntry
@@ -173,7 +173,7 @@ def list_entries(
 ) -> dict[str, Any]:
     """Search entries (id, topic, answers and questions in every language; case and accents ignored)."""
     with live.db.session() as session:
-        return service.list_entries(session, q, status, missing, limit, offset, sort)
+        return reads.list_entries(session, q, status, missing, limit, offset, sort)
 
 
 @router.post("/api/editor/entries", status_code=201, response_model=EntryOut)
@@ -187,7 +187,7 @@ def create_entry(body: EntryCreate, live: Live, user: Editor) -> JSONResponse:
 def get_entry(entry_id: EntryId, live: Live, _user: Editor) -> JSONResponse:
     """The entry's working copy, published copy and status; ``ETag`` is its version."""
     with _errors(), live.db.session() as session:
-        return _entry_response(service.get_entry(session, entry_id))
+        return _entry_response(reads.get_entry(session, entry_id))
 
 
 @router.put("/api/editor/entries/{entry_id}", response_model=EntryOut)
@@ -225,14 +225,14 @@ def unpublish_entry(entry_id: EntryId, live: Live, user: Editor, if_match: IfMat
 def entry_history(entry_id: EntryId, live: Live, _user: Editor) -> list[dict[str, Any]]:
     """Every version, newest first: who, when, what changed."""
     with _errors(), live.db.session() as session:
-        return service.history(session, entry_id)
+        return reads.history(session, entry_id)
 
 
 @router.get("/api/editor/entries/{entry_id}/versions/{version}", response_model=VersionOut)
 def entry_version(entry_id: EntryId, version: int, live: Live, _user: Editor) -> dict[str, Any]:
     """One version's snapshot."""
     with _errors(), live.db.session() as session:
-        return service.get_version(session, entry_id, version)
+        return reads.get_version(session, entry_id, version)
 
 
 @router.post("/api/editor/entries/{entry_id}/restore", response_model=EntryOut)
@@ -247,14 +247,14 @@ def restore_entry(entry_id: EntryId, body: RestoreBody, live: Live, user: Editor
 def deleted_entries(live: Live, _user: Editor) -> list[dict[str, Any]]:
     """Deleted entries (restore one of their versions to bring them back)."""
     with live.db.session() as session:
-        return service.deleted_entries(session)
+        return reads.deleted_entries(session)
 
 
 @router.get("/api/editor/completeness", response_model=CompletenessOut)
 def completeness(live: Live, _user: Editor) -> dict[str, Any]:
     """Entries x locales: which entries lack which languages (and which answers are incomplete)."""
     with live.db.session() as session:
-        return service.completeness(session)
+        return reads.completeness(session)
 
 
 # ---------------------------------------------------------------------------------------------- import / export
