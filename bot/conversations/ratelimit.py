@@ -91,14 +91,14 @@ class SocketLimits:
 
     async def _hit(self, item: RateLimitItem, name: str, key: str) -> Verdict:
         try:
-            if await self.limiter.hit(item, "borderless", name, key):
-                self._store_worked()
-                return ALLOWED
-            stats = await self.limiter.get_window_stats(item, "borderless", name, key)
+            allowed = await self.limiter.hit(item, "borderless", name, key)
+            stats = None if allowed else await self.limiter.get_window_stats(item, "borderless", name, key)
         except Exception as exc:
             self._store_failed(exc, name)
             return ALLOWED
         self._store_worked()
+        if stats is None:
+            return ALLOWED
         return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())), name)
 
     async def message(self, conversation_id: str, address: str) -> Verdict:

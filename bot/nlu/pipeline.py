@@ -352,6 +352,7 @@ class AnswerEngine:
 #: The relevance floor judges messages of at least this many words (CJK: one per two characters).
 RELEVANCE_MIN_WORDS = 3
 
+
 def fuse(
     entries: list[EntryScore], sims: np.ndarray, intent: IntentPrediction, weight: float, temperature: float
 ) -> list[EntryScore]:
