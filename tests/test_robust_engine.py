@@ -112,6 +112,25 @@ def test_small_talk_needs_a_greeting_or_thanks_example_in_the_message(engine):
         assert not lexicon.contains_example(text), text
 
 
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [("👋", "greeting"), ("👋🏼👋🏼", "greeting"), ("🙏", "thanks_goodbye"), ("👍", "thanks_goodbye"),
+     ("🙏🏻", "thanks_goodbye"), ("❤️", "thanks_goodbye")],
+)
+def test_emoji_alone_get_small_talk_in_the_conversations_language(engine, text, reason):
+    """No words, so no language to detect and nothing to look up: the shopper was greeted or thanked before
+    (a clarify between FAQ entries or a handoff to a person answered these)."""
+    d = engine.respond(text, ConversationContext(locale_hint="fr-FR"))
+    assert (d.action, d.reason, d.lang) == ("answer", reason, "fr")
+
+
+def test_emoji_do_not_make_small_talk_of_a_question_or_of_punctuation(engine):
+    assert engine.respond("Do you ship to Brazil? 🇧🇷 🙏").faq_id == "delivery-countries"
+    assert engine.respond("??").reason not in ("greeting", "thanks_goodbye")
+    lexicon = engine.knowledge.examples.small_talk_lexicon()
+    assert lexicon.contains_example("merci ❤️") and not lexicon.contains_example("?? !!")
+
+
 def test_out_of_scope_is_declined_and_a_yes_hands_off(engine):
     ctx = ConversationContext()
     d = engine.respond("who won the football match yesterday?", ctx)
@@ -140,6 +159,9 @@ def test_english_only_knowledge_base_answers_a_spanish_question():
     solo = build_engine(Settings(translator="none"), kb=english_only)
     d = solo.respond("¿Cuánto tarda en llegar mi pedido a México?", ConversationContext(locale_hint="es-MX"))
     assert (d.action, d.faq_id, d.lang) == ("answer", "shipping-times", "es")
+    # Emoji-only examples (the ``any`` locale) are learnt whatever languages the FAQ has.
+    d = solo.respond("👋", ConversationContext(locale_hint="es-MX"))
+    assert (d.action, d.reason, d.lang) == ("answer", "greeting", "es")
 
 
 def test_an_angry_but_clear_question_is_answered_with_an_offer_of_a_person(engine):

@@ -23,6 +23,9 @@ Action = Literal["answer", "clarify", "handoff", "decline"]
 SUPPORTED_LOCALES: tuple[str, ...] = (
     "en", "es", "fr", "de", "pt", "it", "nl", "zh", "ja", "ko", "ru", "ar", "lv", "pl", "tr",
 )
+#: Intent examples under this key belong to no language: emoji that are a greeting or thanks on their own ("👋",
+#: "🙏"). Only a message of nothing but such emoji is read with them (bot/nlu/small_talk.py, PictographSmallTalk).
+ANY_LOCALE = "any"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ None of it depends on the FAQ, so each view is built once per process, on first 
   every question variant (the classifier alone called "order", "Rechnung" or "送料" thanks: one-word messages sit
   near the short small-talk examples);
 - the same examples as phrases to find inside a message (bot/nlu/small_talk.py);
-- the examples' words, all locales, as the base vocabulary of spelling repair (bot/nlu/spelling.py).
+- the examples' words, all locales, as the base vocabulary of spelling repair (bot/nlu/spelling.py);
+- the emoji that are a greeting or thanks on their own (the ``any`` locale), for messages of emoji alone.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from bot.nlu.base import ANY_LOCALE
 from bot.nlu.embedders import CachedEmbedder
 from bot.nlu.policy import SMALL_TALK_INTENTS
-from bot.nlu.small_talk import SmallTalkLexicon
+from bot.nlu.small_talk import PictographSmallTalk, SmallTalkLexicon
 from bot.nlu.spelling import CommonWords, SpellingRepair, words_of
 
 #: ``centre(vectors, langs, centred)``: the knowledge's language centring (``LiveKnowledge.centre``).
@@ -34,6 +36,7 @@ class IntentExampleViews:
         self._small_talk: dict[bool, np.ndarray] = {}
         self._lexicon: SmallTalkLexicon | None = None
         self._spelling: SpellingRepair | None = None
+        self._pictographs: PictographSmallTalk | None = None
 
     def small_talk_similarity(self, query: np.ndarray, centred: bool = False) -> float:
         """Cosine of ``query`` (as the engine embeds it) to the nearest greeting or thanks example, any language."""
@@ -42,6 +45,8 @@ class IntentExampleViews:
             langs: list[str] = []
             for intent in SMALL_TALK_INTENTS:
                 for lang, examples in self.examples.get(intent, {}).items():
+                    if lang == ANY_LOCALE:
+                        continue
                     texts.extend(examples)
                     langs.extend([lang] * len(examples))
             vectors = self.embedder.embed_passages(texts) if texts else np.zeros((1, self.embedder.dim), np.float32)
@@ -53,9 +58,21 @@ class IntentExampleViews:
         if self._lexicon is None:
             by_intent = self.examples
             self._lexicon = SmallTalkLexicon(
-                e for intent in SMALL_TALK_INTENTS for texts in by_intent.get(intent, {}).values() for e in texts
+                e
+                for intent in SMALL_TALK_INTENTS
+                for lang, texts in by_intent.get(intent, {}).items()
+                if lang != ANY_LOCALE
+                for e in texts
             )
         return self._lexicon
+
+    def pictograph_intent(self, text: str) -> str | None:
+        """``greeting`` or ``thanks_goodbye`` for a message of nothing but such emoji ("👋", "🙏🏻"), else None."""
+        if self._pictographs is None:
+            self._pictographs = PictographSmallTalk(
+                {intent: self.examples.get(intent, {}).get(ANY_LOCALE, []) for intent in SMALL_TALK_INTENTS}
+            )
+        return self._pictographs.intent(text)
 
     def spelling(self) -> SpellingRepair:
         """The examples' vocabulary, all locales (each build adds the FAQ's variants with ``extend``)."""

@@ -28,6 +28,7 @@ import numpy as np
 
 from bot.knowledge import files
 from bot.knowledge.models import Entry, KnowledgeBase, Variant
+from bot.nlu.base import ANY_LOCALE
 from bot.nlu.centering import LanguageCentering
 from bot.nlu.embedders import CachedEmbedder
 from bot.nlu.examples import IntentExampleViews
@@ -337,12 +338,13 @@ class LiveKnowledge:
         texts: list[str] = []
         labels: list[str] = []
         langs: list[str] = []
+        # Emoji-only examples (ANY_LOCALE) are not the classifier's: IntentExampleViews.pictograph_intent reads them.
         # By default only locales the FAQ also covers: otherwise the classifier learns "Latvian => complaint"
         # for a store whose FAQ is English-only, and hands off every Latvian shopper (setting multilingual_intents).
         faq_locales = {v.locale for v in variants}
         for intent, by_locale in self.intent_examples.items():
             for locale, examples in by_locale.items():
-                if locale in faq_locales or self.settings.multilingual_intents:
+                if locale != ANY_LOCALE and (locale in faq_locales or self.settings.multilingual_intents):
                     texts.extend(examples)
                     labels.extend([intent] * len(examples))
                     langs.extend([locale] * len(examples))

@@ -172,6 +172,8 @@ class AnswerEngine:
             intent, entries = self._find_the_question(state, index, intent, entries, vectors[1:], looks[1:])
         elif intent.intent in SMALL_TALK_INTENTS and not self._is_small_talk(text, looks[0], entries, centred):
             intent = replace(intent, intent=FAQ_INTENT, confidence=intent.probabilities.get(FAQ_INTENT, 0.0))
+        if (pictograph := self.knowledge.examples.pictograph_intent(text)) is not None:
+            intent = replace(intent, intent=pictograph, confidence=1.0)  # "👋", "🙏": no words to classify
         relevant = bool(parts) or self._relevant(read, entries, centred)
         outcome = self.policy.decide(intent, entries, context, text, relevant=relevant)
 

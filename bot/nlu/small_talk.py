@@ -14,7 +14,8 @@ away from too many words ("nara", Polish for bye, and "para", Turkish for money)
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping
 
 from bot.nlu.normalise import normalise
 from bot.nlu.spelling import OneTypo
@@ -60,3 +61,34 @@ class SmallTalkLexicon:
             for window in _windows(message.split(), self.longest)
             if len(window.replace(" ", "")) >= MIN_FUZZY_LETTERS - 1
         )
+
+
+def pictographs(text: str) -> list[str]:
+    """The pictographs of a message made of nothing else ("👋🏼👋🏼" -> ["👋", "👋"]; skin tones and variation
+    selectors are not symbols); [] when it has a letter or digit, or no pictograph ("??")."""
+    if any(ch.isalnum() for ch in text):
+        return []
+    return [ch for ch in text if unicodedata.category(ch) == "So"]
+
+
+class PictographSmallTalk:
+    """Emoji that are a greeting or a thanks on their own (the intents' ``any`` examples).
+
+    A message of emoji alone has no words: no language to detect, nothing for the classifier or the index to
+    read (the engine used to offer "👋" a choice of FAQ entries and hand "🙏" to a person). Messages with words
+    are left to the classifier, so these examples change nothing else.
+    """
+
+    def __init__(self, examples: Mapping[str, Iterable[str]]) -> None:
+        self.intent_of: dict[str, str] = {}
+        for intent, texts in examples.items():
+            for text in texts:
+                for symbol in pictographs(text):
+                    self.intent_of.setdefault(symbol, intent)
+
+    def intent(self, text: str) -> str | None:
+        """The small-talk intent of a message of known emoji only (that of its first one), else None."""
+        found = pictographs(text)
+        if not found or any(symbol not in self.intent_of for symbol in found):
+            return None
+        return self.intent_of[found[0]]
