@@ -4,7 +4,7 @@ Makes perturbed copies of a labelled set and prints, per perturbation: answer ac
 answered with the right entry), handoff recall, wrong-answer rate (messages answered with an entry they did
 not ask about, over all messages) and decisions flipped against the original (action or entry changed).
 Perturbations: as written, lower case, Capitalised first letter, SHOUTED with "!!", no accents/diacritics,
-no punctuation, one typo (seeded: the same typo every run).
+no punctuation, one typo (seeded: the same typo every run), an order number pasted before or after.
 
     python bench/robustness.py [--split test|dev] [--set v2|heldout] [--only lower,typo] [--errors 20]
 
@@ -93,6 +93,16 @@ def one_typo(text: str, seed: int = 7) -> str:
     return text[:i] + text[i + 1 :]
 
 
+def order_number(text: str, seed: int = 7) -> str:
+    """An order number pasted before or after the message, as shoppers do ("#A10293 ...", "... AV-2024-55120");
+    format and place seeded by the text."""
+    rng = random.Random(f"{seed}:order:{text}")
+    digits = rng.randrange(10000, 99999)
+    ref = rng.choice([f"#{rng.choice('ABCDEFGHJKLMNPQRSTUVWXYZ')}{digits}", f"{digits}-{rng.randrange(10, 99)}",
+                      f"AV-2026-{digits}", f"#{digits}"])
+    return f"{ref} {text}" if rng.random() < 0.3 else f"{text} {ref}"
+
+
 PERTURBATIONS: dict[str, Callable[[str], str]] = {
     "original": lambda t: t,
     "lower": lower,
@@ -101,6 +111,7 @@ PERTURBATIONS: dict[str, Callable[[str], str]] = {
     "no_accents": no_accents,
     "no_punctuation": no_punctuation,
     "one_typo": one_typo,
+    "order_number": order_number,
 }
 
 

@@ -51,6 +51,24 @@ def normalise(text: str, fold_accents: bool = False) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+#: Order, tracking and phone numbers, postcodes: a run of Latin letters, digits and hyphens with at least four
+#: digits ("#A10293", "4471-XY", "1Z999AA10123456784"; not sizes such as "260mm" or "180cm"); digits inside
+#: another script's word ("订单12345") count from the first Latin character. URLs and e-mail addresses too.
+_REFERENCE = re.compile(
+    r"(?:https?://|www\.)\S+|\S+@\S+\.\w+"
+    r"|#?(?<![A-Za-z0-9-])(?=(?:[A-Za-z-]*\d){4})[A-Za-z0-9][A-Za-z0-9-]{3,}(?![A-Za-z0-9-])",
+    re.IGNORECASE,
+)
+
+
+def without_references(text: str) -> str:
+    """``text`` without order numbers, URLs and e-mail addresses: they say which order, not what the shopper wants,
+    and pasted after a greeting or a request for a person they pulled it towards a FAQ entry (robustness bench,
+    ``order_number``). The text itself when nothing else is left ("A10293" alone)."""
+    stripped = _SPACES.sub(" ", _REFERENCE.sub(" ", text)).strip()
+    return stripped if any(ch.isalpha() for ch in stripped) else text
+
+
 def normalise_with_accents(text: str) -> str:
     return normalise(text, fold_accents=True)
 

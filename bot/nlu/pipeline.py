@@ -38,7 +38,7 @@ from bot.nlu.index import EntryScore, VectorIndex, aggregate
 from bot.nlu.intents import FAQ_INTENT, IntentPrediction
 from bot.nlu.knowledge_state import KnowledgeState, LiveKnowledge
 from bot.nlu.langid import get_language_identifier
-from bot.nlu.normalise import make_normaliser
+from bot.nlu.normalise import make_normaliser, without_references
 from bot.nlu.policy import PERSON_INTENTS, SMALL_TALK_INTENTS, PolicyOutcome, ThresholdPolicy
 from bot.nlu.scripts import message_signal, split_sentences
 from bot.nlu.stickiness import DEFAULT_POLICY, resolve_language
@@ -145,7 +145,7 @@ class AnswerEngine:
         text = self.validate(text)
         state = self.snapshot()  # one consistent snapshot for this message
         default = context.locale_hint.split("-")[0].lower() if context.locale_hint else state.kb.default_locale
-        guess = resolve_language(self.langid, text, context, default)
+        guess = resolve_language(self.langid, without_references(text), context, default)
         lang = guess.lang
 
         read, *parts = self._readings(state, text)
@@ -196,7 +196,8 @@ class AnswerEngine:
 
     def _readings(self, state: KnowledgeState, text: str) -> list[str]:
         """What is embedded of a message: the message as read (spelling repaired), then each of its sentences."""
-        read = state.spelling.repair(text) if state.spelling is not None else text  # "envio" -> "envío"
+        read = without_references(text)  # "Hallo #G35322" -> "Hallo"
+        read = state.spelling.repair(read) if state.spelling is not None else read  # "envio" -> "envío"
         return [read, *(split_sentences(read) if self.settings.split_sentences else [])]
 
     def _translate_question(self, state: KnowledgeState, text: str, lang: str) -> list[str]:
