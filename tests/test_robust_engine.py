@@ -192,6 +192,23 @@ def test_an_angry_but_clear_question_is_answered_with_an_offer_of_a_person(engin
 
 
 @pytest.mark.parametrize(
+    ("opening", "feedback"),
+    [
+        ("Where is my order?", "This doesn't answer my question"),
+        ("Où est ma commande ?", "Ça ne m'aide pas du tout"),
+        ("我的订单在哪里？", "我问的不是这个"),
+        ("Gdzie jest moje zamówienie?", "Nie o to pytałem"),
+    ],
+)
+def test_saying_the_answer_did_not_help_reaches_a_person(engine, opening, feedback):
+    """Not another FAQ answer ("that didn't help" read like a damaged item) or a choice of entries."""
+    ctx = ConversationContext()
+    assert engine.respond(opening, ctx).action == "answer"
+    d = engine.respond(feedback, ctx)
+    assert (d.action, d.intent) == ("handoff", "complaint_urgent"), d.reason
+
+
+@pytest.mark.parametrize(
     ("typed", "slipped"),
     [
         ("Wo ist meine Rechnung?", "Wo ist meine Rechnnug?"),
