@@ -103,6 +103,18 @@ def test_topic_words_never_get_small_talk_and_greetings_do(engine):
     assert {w: r for w, r in small_talk.items() if r not in ("greeting", "thanks_goodbye")} == {}
 
 
+@pytest.mark.parametrize(
+    "opener",
+    ["I have a question", "Ich habe eine Frage", "質問があります", "Можно задать вопрос?", "Bir şey sorabilir miyim?"],
+)
+def test_announcing_a_question_is_invited_not_handed_off(engine, opener):
+    """"I have a question" was handed off as a complaint or a request for a person, or offered FAQ entries."""
+    ctx = ConversationContext()
+    d = engine.respond(opener, ctx)
+    assert (d.action, d.reason) == ("answer", "greeting"), d.reason
+    assert engine.respond("Do you ship to Canada?", ctx).faq_id == "delivery-countries"
+
+
 def test_small_talk_needs_a_greeting_or_thanks_example_in_the_message(engine):
     lexicon = engine.knowledge.examples.small_talk_lexicon()
     for text in ("Hola!", "GGuten Tag!", "Hllo", "mrci !", "你好，在吗", "thanks, bye"):

@@ -41,6 +41,7 @@ from bot.nlu.langid import get_language_identifier
 from bot.nlu.normalise import make_normaliser, without_references
 from bot.nlu.policy import PERSON_INTENTS, SMALL_TALK_INTENTS, PolicyOutcome, ThresholdPolicy
 from bot.nlu.scripts import message_signal, split_sentences
+from bot.nlu.small_talk import is_short
 from bot.nlu.stickiness import DEFAULT_POLICY, resolve_language
 from bot.nlu.translate import TRANSLATORS, translate_within
 from bot.settings import Settings
@@ -223,12 +224,12 @@ class AnswerEngine:
         """Small talk only when a greeting/thanks example is nearer than every variant and the message contains one.
 
         Nearness alone let one-word topics through ("money" ~ "gracias", "muita" ~ "muy amable": shared letters,
-        while the question variants are whole sentences), so a greeting or thanks example must also be there, word
-        for word or one typo away (bot/nlu/small_talk.py).
+        while the question variants are whole sentences), so a short message must also contain a greeting or thanks
+        example, word for word or one typo away (bot/nlu/small_talk.py); a longer one ("Ich habe eine Frage") need not.
         """
         if not entries or not self.settings.small_talk_check:
             return True
-        if not self.knowledge.examples.small_talk_lexicon().contains_example(text):
+        if is_short(text) and not self.knowledge.examples.small_talk_lexicon().contains_example(text):
             return False
         return self.knowledge.examples.small_talk_similarity(query, centred) >= max(e.similarity for e in entries)
 

@@ -39,6 +39,21 @@ def _windows(tokens: list[str], longest: int) -> Iterator[str]:
             yield " ".join(tokens[start : start + n])
 
 
+#: Longest message that still needs a greeting or thanks example in it: topic words are one or two words
+#: (or up to four Han/Kana characters); longer messages the classifier reads well ("Ich habe eine Frage").
+SHORT_WORDS = 2
+SHORT_UNSPACED = 4
+
+
+def is_short(text: str) -> bool:
+    """One or two words, or up to four characters of a script without spaces ("送料", "退货地址")."""
+    message = words(text)
+    unspaced = len(_UNSPACED.findall(message))
+    if unspaced:
+        return unspaced <= SHORT_UNSPACED and len(message.split()) <= SHORT_WORDS
+    return len(message.split()) <= SHORT_WORDS
+
+
 class SmallTalkLexicon:
     """The greeting and thanks examples, as phrases to look for inside a message."""
 
