@@ -19,6 +19,8 @@ import re
 import unicodedata
 from collections.abc import Callable
 
+from bot.nlu.scripts import URL_OR_EMAIL
+
 #: "?!!", "!!!", "..." and friends: keep the first mark (a question stays a question).
 _REPEATED_PUNCT = re.compile(r"([!?.,;:¡¿！？。、])[!?.,;:¡¿！？。、]+")
 _SPACES = re.compile(r"\s+")
@@ -55,8 +57,8 @@ def normalise(text: str, fold_accents: bool = False) -> str:
 #: digits ("#A10293", "4471-XY", "1Z999AA10123456784"; not sizes such as "260mm" or "180cm"); digits inside
 #: another script's word ("订单12345") count from the first Latin character. URLs and e-mail addresses too.
 _REFERENCE = re.compile(
-    r"(?:https?://|www\.)\S+|\S+@\S+\.\w+"
-    r"|#?(?<![A-Za-z0-9-])(?=(?:[A-Za-z-]*\d){4})[A-Za-z0-9][A-Za-z0-9-]{3,}(?![A-Za-z0-9-])",
+    URL_OR_EMAIL
+    + r"|#?(?<![A-Za-z0-9-])(?=(?:[A-Za-z-]*\d){4})[A-Za-z0-9][A-Za-z0-9-]{3,}(?![A-Za-z0-9-])",
     re.IGNORECASE,
 )
 

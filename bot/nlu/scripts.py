@@ -32,7 +32,9 @@ _DECISIVE_SHARE = 1 / 3
 _JOINERS = frozenset("'’-")
 
 # URLs and e-mail addresses are language-neutral noise ("www", "com", user names) for n-gram models.
-_NOISE_RE = re.compile(r"(?:https?://|www\.)\S+|\S+@\S+\.\w+", re.IGNORECASE)
+#: URLs and e-mail addresses (also left out of what the engine embeds: bot/nlu/normalise.py).
+URL_OR_EMAIL = r"(?:https?://|www\.)\S+|\S+@\S+\.\w+"
+_NOISE_RE = re.compile(URL_OR_EMAIL, re.IGNORECASE)
 
 # Chat tokens used the same way in every supported Latin-script language: they carry no language signal, and
 # detectors guess them wildly (langidentify: "ok" -> Polish 0.96).  "ok gracias" is judged on "gracias".

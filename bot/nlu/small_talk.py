@@ -48,10 +48,7 @@ SHORT_UNSPACED = 4
 def is_short(text: str) -> bool:
     """One or two words, or up to four characters of a script without spaces ("送料", "退货地址")."""
     message = words(text)
-    unspaced = len(_UNSPACED.findall(message))
-    if unspaced:
-        return unspaced <= SHORT_UNSPACED and len(message.split()) <= SHORT_WORDS
-    return len(message.split()) <= SHORT_WORDS
+    return len(message.split()) <= SHORT_WORDS and len(_UNSPACED.findall(message)) <= SHORT_UNSPACED
 
 
 class SmallTalkLexicon:
