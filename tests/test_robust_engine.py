@@ -115,6 +115,17 @@ def test_announcing_a_question_is_invited_not_handed_off(engine, opener):
     assert engine.respond("Do you ship to Canada?", ctx).faq_id == "delivery-countries"
 
 
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [("Can you help me?", "greeting"), ("Kannst du mir helfen?", "greeting"), ("Можете мне помочь?", "greeting"),
+     ("Możesz mi pomóc?", "greeting"), ("Can a real person help me?", "human_request"),
+     ("Kann mir ein Mitarbeiter helfen?", "human_request"), ("Niech mi pomoże konsultant", "human_request")],
+)
+def test_asking_the_bot_for_help_is_invited_and_asking_for_a_person_hands_off(engine, text, reason):
+    """"Can you help me?" was handed off as a request for a person in 13 of 15 languages (bench/data/help_dev)."""
+    assert engine.respond(text, ConversationContext()).reason == reason
+
+
 def test_small_talk_needs_a_greeting_or_thanks_example_in_the_message(engine):
     lexicon = engine.knowledge.examples.small_talk_lexicon()
     for text in ("Hola!", "GGuten Tag!", "Hllo", "mrci !", "你好，在吗", "thanks, bye"):
