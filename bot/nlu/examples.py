@@ -16,7 +16,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-from bot.nlu.base import ANY_LOCALE
 from bot.nlu.embedders import CachedEmbedder
 from bot.nlu.policy import SMALL_TALK_INTENTS
 from bot.nlu.small_talk import PictographSmallTalk, SmallTalkLexicon
@@ -29,8 +28,15 @@ Centre = Callable[[np.ndarray, list[str], bool], np.ndarray]
 class IntentExampleViews:
     """Views of ``examples`` (intent -> locale -> texts). A view built twice by two threads is the same view."""
 
-    def __init__(self, examples: dict[str, dict[str, list[str]]], embedder: CachedEmbedder, centre: Centre) -> None:
-        self.examples = examples
+    def __init__(
+        self,
+        examples: dict[str, dict[str, list[str]]],
+        embedder: CachedEmbedder,
+        centre: Centre,
+        pictographs: dict[str, list[str]] | None = None,
+    ) -> None:
+        self.examples = examples  # by language: the ``any`` locale's emoji come apart, as ``pictographs``
+        self.pictographs = pictographs or {}
         self.embedder = embedder
         self.centre = centre
         self._small_talk: dict[bool, np.ndarray] = {}
@@ -45,8 +51,6 @@ class IntentExampleViews:
             langs: list[str] = []
             for intent in SMALL_TALK_INTENTS:
                 for lang, examples in self.examples.get(intent, {}).items():
-                    if lang == ANY_LOCALE:
-                        continue
                     texts.extend(examples)
                     langs.extend([lang] * len(examples))
             vectors = self.embedder.embed_passages(texts) if texts else np.zeros((1, self.embedder.dim), np.float32)
@@ -58,11 +62,7 @@ class IntentExampleViews:
         if self._lexicon is None:
             by_intent = self.examples
             self._lexicon = SmallTalkLexicon(
-                e
-                for intent in SMALL_TALK_INTENTS
-                for lang, texts in by_intent.get(intent, {}).items()
-                if lang != ANY_LOCALE
-                for e in texts
+                e for intent in SMALL_TALK_INTENTS for texts in by_intent.get(intent, {}).values() for e in texts
             )
         return self._lexicon
 
@@ -70,7 +70,7 @@ class IntentExampleViews:
         """``greeting`` or ``thanks_goodbye`` for a message of nothing but such emoji ("👋", "🙏🏻"), else None."""
         if self._pictographs is None:
             self._pictographs = PictographSmallTalk(
-                {intent: self.examples.get(intent, {}).get(ANY_LOCALE, []) for intent in SMALL_TALK_INTENTS}
+                {intent: self.pictographs.get(intent, []) for intent in SMALL_TALK_INTENTS}
             )
         return self._pictographs.intent(text)
 

@@ -89,10 +89,16 @@ class LiveKnowledge:
     ) -> None:
         self.settings = settings
         self.embedder = embedder
-        self.intent_examples = intent_examples
+        # Emoji-only examples (ANY_LOCALE) belong to no language: only a message of emoji alone is read with them
+        # (IntentExampleViews.pictograph_intent). The classifier, the lint and the language views get the rest.
+        self.intent_examples = {
+            intent: {locale: texts for locale, texts in by_locale.items() if locale != ANY_LOCALE}
+            for intent, by_locale in intent_examples.items()
+        }
+        pictographs = {intent: by_locale.get(ANY_LOCALE, []) for intent, by_locale in intent_examples.items()}
         self.centering: LanguageCentering | None = None  # estimated on the first one-language build
         #: Greeting/thanks vectors and phrases, the examples' vocabulary: built on first use (bot/nlu/examples.py).
-        self.examples = IntentExampleViews(intent_examples, embedder, self.centre)
+        self.examples = IntentExampleViews(self.intent_examples, embedder, self.centre, pictographs)
         self._swap_lock = threading.Lock()
         self._rebuild_lock = threading.Lock()  # one full rebuild at a time
         self._train_lock = threading.Lock()  # one classifier training (and artifact write) at a time
@@ -338,13 +344,12 @@ class LiveKnowledge:
         texts: list[str] = []
         labels: list[str] = []
         langs: list[str] = []
-        # Emoji-only examples (ANY_LOCALE) are not the classifier's: IntentExampleViews.pictograph_intent reads them.
         # By default only locales the FAQ also covers: otherwise the classifier learns "Latvian => complaint"
         # for a store whose FAQ is English-only, and hands off every Latvian shopper (setting multilingual_intents).
         faq_locales = {v.locale for v in variants}
         for intent, by_locale in self.intent_examples.items():
             for locale, examples in by_locale.items():
-                if locale != ANY_LOCALE and (locale in faq_locales or self.settings.multilingual_intents):
+                if locale in faq_locales or self.settings.multilingual_intents:
                     texts.extend(examples)
                     labels.extend([intent] * len(examples))
                     langs.extend([locale] * len(examples))

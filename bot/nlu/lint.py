@@ -28,7 +28,6 @@ from typing import Any, Protocol
 import numpy as np
 
 from bot.knowledge.models import Entry, KnowledgeBase
-from bot.nlu.base import ANY_LOCALE
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +222,7 @@ class NotAQuestion:
         from bot.nlu.intents import FAQ_PREFIX, LogisticIntentClassifier
 
         examples = [(t, intent) for intent, by_loc in ctx.tools.intent_examples.items() if intent in NOT_QUESTIONS
-                    for loc, texts in by_loc.items() if loc != ANY_LOCALE for t in texts]
+                    for texts in by_loc.values() for t in texts]
         if not examples:
             return
         fold_of = _translation_folds(ctx, variants)
