@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import markdown_table  # noqa: E402
+from bench._sets import pct  # noqa: E402
 from bot.nlu.base import ConversationContext  # noqa: E402
 from bot.nlu.pipeline import build_engine  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -34,10 +35,6 @@ OPENING = {
     "ko": "제 주문 어디 있어요?", "ru": "Где мой заказ?", "ar": "أين طلبي؟", "lv": "Kur ir mans pasūtījums?",
     "pl": "Gdzie jest moje zamówienie?", "tr": "Siparişim nerede?",
 }
-
-
-def pct(n: int, d: int) -> float:
-    return round(100.0 * n / d, 1) if d else 0.0
 
 
 def main() -> None:

@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tqdm import tqdm  # noqa: E402
 
 from bench._common import SHARED, markdown_table, prefetch_embeddings  # noqa: E402
+from bench._sets import pct  # noqa: E402
 from bot.knowledge import files  # noqa: E402
 from bot.nlu.base import ConversationContext  # noqa: E402
 from bot.nlu.pipeline import build_engine  # noqa: E402
@@ -124,18 +125,14 @@ def rates(results: list[tuple[str | None, object]]) -> dict[str, float]:
     declined or handed off (not asked to pick between unrelated entries, issue 7). Percentages."""
     inside = [(y, o) for y, o in results if y]
     outside = [o for y, o in results if y is None]
-
-    def share(n: int, of: list) -> float:
-        return 100 * n / len(of) if of else 0.0
-
     return {
-        "right": share(sum(o.action == "answer" and o.faq_id == y for y, o in inside), inside),
-        "wrong": share(sum(o.action == "answer" and o.faq_id != y for y, o in inside), inside),
-        "clarify_right": share(
-            sum(o.action == "clarify" and any(e.faq_id == y for e in o.suggestions) for y, o in inside), inside
+        "right": pct(sum(o.action == "answer" and o.faq_id == y for y, o in inside), len(inside)),
+        "wrong": pct(sum(o.action == "answer" and o.faq_id != y for y, o in inside), len(inside)),
+        "clarify_right": pct(
+            sum(o.action == "clarify" and any(e.faq_id == y for e in o.suggestions) for y, o in inside), len(inside)
         ),
-        "oos_recall": share(sum(o.action != "answer" for o in outside), outside),
-        "oos_kept": share(sum(o.action in ("decline", "handoff") for o in outside), outside),
+        "oos_recall": pct(sum(o.action != "answer" for o in outside), len(outside)),
+        "oos_kept": pct(sum(o.action in ("decline", "handoff") for o in outside), len(outside)),
     }
 
 
